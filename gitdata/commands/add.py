@@ -1,0 +1,100 @@
+"""git data add (track): hash files, carry them into the cache, record them."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from gitdata import config, git, output
+from gitdata.errors import GitDataError
+from gitdata.ignore import IgnoreRules
+from gitdata.project import Project, open_project, relpaths
+from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
+from gitdata.workspace import walk_files
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or globs")
+    parser.add_argument("--as", dest="method", metavar="METHOD",
+                        help="how the workspace file is kept: copy (default), symlink, hardlink, reflink")
+    parser.add_argument("--no-commit", action="store_true", help="record the digests without caching the content")
+    parser.add_argument("--include-git-files", action="store_true",
+                        help="also take over files git tracks (they leave git's index)")
+    parser.add_argument("--commit", action="store_true", help="also commit the recorded changes")
+    parser.add_argument("-m", "--message", help="commit message for --commit")
+
+
+def run(args: argparse.Namespace) -> int:
+    project = open_project()
+    add(project, relpaths(project, args.paths), method=args.method, no_commit=args.no_commit,
+        include_git_files=args.include_git_files, commit=args.commit, message=args.message)
+    return 0
+
+
+def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[list[str], list[str], list[str]]:
+    """(files to add, directories added whole, git-tracked files taken over)."""
+    rules = IgnoreRules(project.workdir)
+    files: list[str] = []
+    whole_dirs = []
+    for rel in rels:
+        path = project.workdir / rel
+        if not os.path.lexists(path):
+            raise GitDataError(f"pathspec '{rel}' did not match any files")
+        if path.is_dir() and not path.is_symlink():
+            if rel == "" or rules.ignored(rel, is_dir=True):
+                raise GitDataError(f"'{rel or '.'}' cannot be tracked as a whole; add the directories inside it")
+            whole_dirs.append(rel)
+            files += walk_files(project.workdir, rel, rules)
+        elif rules.ignored(rel):
+            output.warn(f"'{rel}' is ignored by {rules.reason(rel)}; skipped")
+        else:
+            files.append(rel)
+    files = [rel for rel in files if _inside(project, rel)]
+    in_git = git.index_paths(project.repo)
+    taken = [rel for rel in files if rel in in_git]
+    if taken and not include_git_files:
+        for rel in taken:
+            output.verbose(f"'{rel}' is tracked by git; skipped (see --include-git-files)")
+        files = [rel for rel in files if rel not in in_git]
+        taken = []
+    return files, whole_dirs, taken
+
+
+def _inside(project: Project, rel: str) -> bool:
+    """Symlinks that lead outside the worktree are never followed."""
+    path = project.workdir / rel
+    if not path.is_symlink():
+        return True
+    target = os.path.realpath(path)
+    if target.startswith(str(project.workdir) + os.sep) or target.startswith(str(project.cache.root) + os.sep):
+        return True
+    output.warn(f"'{rel}' is a symlink leading outside the repository; skipped")
+    return False
+
+
+def add(project: Project, rels: list[str], method: str | None = None, no_commit: bool = False,
+        include_git_files: bool = False, commit: bool = False, message: str | None = None) -> list[str]:
+    """Track these paths; returns the files staged in git's index."""
+    check_method(method)
+    files, whole_dirs, taken = expand(project, rels, include_git_files)
+    tracked = project.tracked()
+    algorithm = config.hash_algorithm(project.repo)
+    default_method = config.get(project.repo, "core.method", "copy") or "copy"
+    check_method(default_method)
+    recorded = cache_files(project, files, tracked, algorithm, method, default_method, no_commit)
+    new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
+    staged = record(project, recorded.changes, whole_add=new_whole,
+                    ignore=ignore_targets(recorded.changes, whole_dirs))
+    if taken:
+        _remove_from_git_index(project, taken)
+        staged += taken
+    output.info(f"added {len(recorded.changes)} file(s), {recorded.unchanged} unchanged")
+    commit_if_asked(project, staged, commit, message, "git data add " + " ".join(rels))
+    return staged
+
+
+def _remove_from_git_index(project: Project, rels: list[str]) -> None:
+    index = project.repo.raw.index
+    for rel in rels:
+        if rel in index:
+            index.remove(rel)
+    index.write()

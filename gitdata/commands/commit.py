@@ -1,0 +1,45 @@
+"""git data commit (carry-in): record changed tracked files and carry them into the cache."""
+from __future__ import annotations
+
+import argparse
+
+from gitdata import config, output
+from gitdata.manifest import Entry
+from gitdata.paths import is_under
+from gitdata.project import Project, open_project, scopes_or_all, select
+from gitdata.track import cache_files, commit_if_asked, record
+from gitdata.workspace import compare
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH")
+    parser.add_argument("--commit", action="store_true", help="also make a git commit of the recorded changes")
+    parser.add_argument("-m", "--message", help="commit message for --commit")
+
+
+def run(args: argparse.Namespace) -> int:
+    project = open_project()
+    commit(project, scopes_or_all(project, args.paths), commit=args.commit, message=args.message)
+    return 0
+
+
+def commit(project: Project, scopes: list[str], commit: bool = False, message: str | None = None) -> list[str]:
+    """Carry modified, new (under whole directories) and not-yet-cached files in;
+    untrack files deleted from whole directories. Returns the paths staged."""
+    tracked = project.tracked()
+    selected = select(tracked, scopes)
+    status = compare(project.repo, tracked, selected, project.cache, project.stat_cache(), scopes)
+    algorithm = config.hash_algorithm(project.repo)
+    default_method = config.get(project.repo, "core.method", "copy") or "copy"
+    to_cache = status.modified + status.untracked + status.not_in_cache
+    recorded = cache_files(project, to_cache, tracked, algorithm, None, default_method)
+    changes: dict[str, Entry | None] = dict(recorded.changes)
+    for rel in status.missing:
+        if any(is_under(rel, d) for d in tracked.whole_dirs):
+            changes[rel] = None
+        else:
+            output.warn(f"{rel} is missing; 'git data rm' stops tracking it, 'git data checkout' restores it")
+    staged = record(project, changes)
+    output.info(f"recorded {len(changes)} change(s)")
+    commit_if_asked(project, staged, commit, message, "git data commit")
+    return staged

@@ -1,0 +1,103 @@
+"""Small file-system helpers: atomic writes and the four ways to materialise a file."""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path
+
+FICLONE = 0x40049409
+
+
+def temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name[:40]}.gitdata-{secrets.token_hex(6)}.tmp")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_empty_parents(directory: Path, stop: Path) -> None:
+    while directory != stop and stop in directory.parents:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
+
+
+def reflink(src: Path, dst: Path) -> bool:
+    """Clone src to dst sharing blocks; False where the file system cannot."""
+    import fcntl
+
+    with open(src, "rb") as source, open(dst, "wb") as target:
+        try:
+            fcntl.ioctl(target.fileno(), FICLONE, source.fileno())
+            return True
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EBADF):
+                return False
+            raise
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy bytes only (kernel-side where possible)."""
+    shutil.copyfile(src, dst)
+
+
+def materialise(obj: Path, target: Path, method: str, executable: bool) -> str:
+    """Put the cache object `obj` at `target` atomically with the given method.
+    Returns the method actually used (reflink falls back to copy)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(target)
+    try:
+        used = method
+        if method == "symlink":
+            os.symlink(obj, tmp)
+        elif method == "hardlink":
+            os.link(obj, tmp)
+        else:
+            if method != "reflink" or not reflink(obj, tmp):
+                used = "copy" if method == "reflink" else method
+                copy_file(obj, tmp)
+            os.chmod(tmp, _file_mode(executable))
+        os.replace(tmp, target)
+        return used
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_UMASK = None
+
+
+def _file_mode(executable: bool) -> int:
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0)
+        os.umask(_UMASK)
+    return (0o777 if executable else 0o666) & ~_UMASK
+
+
+def is_executable(st: os.stat_result) -> bool:
+    return bool(st.st_mode & stat.S_IXUSR)
+
+
+def make_writable(path: Path) -> None:
+    """Turn a link into the cache back into an ordinary private copy."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
+        tmp = temp_name(path)
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, _file_mode(is_executable(path.stat())))
+        os.replace(tmp, path)

@@ -1,0 +1,202 @@
+"""Every touch of git lives here. pygit2 is imported only when git objects are needed,
+so commands that only look at the workspace start fast."""
+from __future__ import annotations
+
+import os
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from gitdata.errors import GitDataError
+
+if TYPE_CHECKING:
+    import pygit2
+
+GITDATA_DIR = ".gitdata"
+
+
+class GitRepo:
+    """A non-bare git repository: its worktree and its (common) git dirs."""
+
+    def __init__(self, workdir: Path, git_dir: Path, common_dir: Path) -> None:
+        self.workdir, self.git_dir, self.common_dir = workdir, git_dir, common_dir
+
+    @cached_property
+    def raw(self) -> pygit2.Repository:
+        import pygit2
+
+        return pygit2.Repository(str(self.git_dir))
+
+    @property
+    def data_dir(self) -> Path:
+        """Local git-data state, shared by all worktrees."""
+        return self.common_dir / "data"
+
+    def abspath(self, rel: str) -> Path:
+        return self.workdir / rel
+
+
+def _git_dir_of(dot_git: Path) -> Path | None:
+    if dot_git.is_dir():
+        return dot_git
+    if dot_git.is_file():
+        text = dot_git.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            target = Path(text[len("gitdir:"):].strip())
+            return target if target.is_absolute() else (dot_git.parent / target).resolve()
+    return None
+
+
+def find_repo(start: str | os.PathLike[str] | None = None) -> GitRepo:
+    """The repository containing `start` (default: the current directory)."""
+    env_dir = os.environ.get("GIT_DIR")
+    here = Path(start or os.getcwd()).absolute()
+    if env_dir and start is None:
+        git_dir = Path(env_dir).absolute()
+        workdir = Path(os.environ.get("GIT_WORK_TREE") or here)
+        return _repo(workdir, git_dir)
+    for candidate in (here, *here.parents):
+        git_dir = _git_dir_of(candidate / ".git")
+        if git_dir is not None:
+            return _repo(candidate, git_dir)
+    raise GitDataError(f"not a git repository (or any parent up to /): {here}")
+
+
+def _repo(workdir: Path, git_dir: Path) -> GitRepo:
+    commondir_file = git_dir / "commondir"
+    common = git_dir
+    if commondir_file.is_file():
+        common = (git_dir / commondir_file.read_text().strip()).resolve()
+    return GitRepo(workdir.resolve(), git_dir.resolve(), common)
+
+
+def resolve_commit(repo: GitRepo, rev: str) -> pygit2.Commit:
+    import pygit2
+
+    try:
+        obj = repo.raw.revparse_single(rev)
+        return obj.peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        raise GitDataError(f"unknown revision '{rev}'") from None
+
+
+def head_commit(repo: GitRepo) -> pygit2.Commit | None:
+    if repo.raw.head_is_unborn:
+        return None
+    return repo.raw.head.peel()
+
+
+def subtree(tree: pygit2.Tree | None, path: str) -> pygit2.Tree | None:
+    """The tree at `path` inside `tree`, or None."""
+    import pygit2
+
+    if tree is None:
+        return None
+    try:
+        obj = tree[path] if path else tree
+    except KeyError:
+        return None
+    return obj if isinstance(obj, pygit2.Tree) else None
+
+
+def gitdata_tree(repo: GitRepo, rev: str) -> pygit2.Tree | None:
+    """The `.gitdata` tree at a revision, or None when it has none."""
+    return subtree(resolve_commit(repo, rev).tree, GITDATA_DIR)
+
+
+def walk_blobs(repo: GitRepo, tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+    """(path, content) of every blob under a tree."""
+    import pygit2
+
+    for item in tree:
+        path = f"{prefix}{item.name}"
+        if item.type == pygit2.GIT_OBJECT_TREE:
+            yield from walk_blobs(repo, repo.raw[item.id], path + "/")
+        elif item.type == pygit2.GIT_OBJECT_BLOB:
+            yield path, repo.raw[item.id].data
+
+
+def blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
+    tree = resolve_commit(repo, rev).tree
+    try:
+        return tree[path].data
+    except KeyError:
+        return None
+
+
+def _with_index_retry(action):  # type: ignore[no-untyped-def]
+    """git's index.lock may be held for a moment by another git process."""
+    import pygit2
+
+    for attempt in range(100):
+        try:
+            return action()
+        except pygit2.GitError as exc:
+            if "lock" not in str(exc).lower() or attempt == 99:
+                raise GitDataError(f"cannot update git's index: {exc}") from None
+            time.sleep(0.05)
+
+
+def stage(repo: GitRepo, paths: Iterable[str]) -> None:
+    """Make git's index match the workspace for these paths (add or remove)."""
+    paths = sorted(set(paths))
+    if not paths:
+        return
+
+    def update() -> None:
+        index = repo.raw.index
+        index.read(False)
+        for path in paths:
+            if (repo.workdir / path).is_file():
+                index.add(path)
+            elif path in index:
+                index.remove(path)
+        index.write()
+
+    _with_index_retry(update)
+
+
+def tracked_by_git(repo: GitRepo, paths: Iterable[str]) -> set[str]:
+    """Which of these paths (or paths under them) git's index already tracks."""
+    index = repo.raw.index
+    wanted = set(paths)
+    found = set()
+    for entry in index:
+        if entry.path in wanted:
+            found.add(entry.path)
+    return found
+
+
+def index_paths(repo: GitRepo) -> set[str]:
+    return {entry.path for entry in repo.raw.index}
+
+
+def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
+    """Commit the workspace state of `paths` on top of HEAD; nothing else the user
+    staged goes into this commit, and it stays staged."""
+    import pygit2
+
+    paths = sorted(set(paths))
+    raw = repo.raw
+    parent = head_commit(repo)
+    scratch = pygit2.Index()
+    if parent is not None:
+        scratch.read_tree(parent.tree)
+    for path in paths:
+        full = repo.workdir / path
+        if full.is_file():
+            blob_id = raw.create_blob(full.read_bytes())
+            mode = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE if os.access(full, os.X_OK) else pygit2.GIT_FILEMODE_BLOB
+            scratch.add(pygit2.IndexEntry(path, blob_id, mode))
+        elif path in scratch:
+            scratch.remove(path)
+    tree_id = scratch.write_tree(raw)
+    if parent is not None and tree_id == parent.tree_id:
+        raise GitDataError("nothing to commit: the data is already committed")
+    signature = raw.default_signature
+    parents = [parent.id] if parent is not None else []
+    ref = "HEAD"
+    oid = raw.create_commit(ref, signature, signature, message, tree_id, parents)
+    stage(repo, paths)
+    return str(oid)

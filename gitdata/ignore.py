@@ -1,0 +1,37 @@
+"""`.gitdataignore`: gitignore-syntax patterns for files `add` must skip."""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+IGNORE_FILE = ".gitdataignore"
+# Never data: git's own files and ours.
+ALWAYS_SKIPPED = {".git", ".gitdata", ".gitignore", ".gitattributes", IGNORE_FILE, ".gitmodules"}
+
+
+class IgnoreRules:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+
+    @cached_property
+    def _spec(self):  # type: ignore[no-untyped-def]
+        import pathspec
+
+        path = self.workdir / IGNORE_FILE
+        lines = path.read_text(errors="surrogateescape").splitlines() if path.exists() else []
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignored(self, rel: str, is_dir: bool = False) -> bool:
+        parts = rel.split("/")
+        if any(part in ALWAYS_SKIPPED for part in parts):
+            return True
+        return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+
+    def reason(self, rel: str, is_dir: bool = False) -> str | None:
+        """The pattern that ignores `rel`, for check-ignore -v."""
+        if any(part in ALWAYS_SKIPPED for part in rel.split("/")):
+            return "(built-in)"
+        result = self._spec.check_file(rel + "/" if is_dir else rel)
+        if result.include and result.index is not None:
+            return f"{IGNORE_FILE}:{result.index + 1}:{self._spec.patterns[result.index].pattern}"
+        return None

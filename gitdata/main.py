@@ -1,0 +1,159 @@
+"""Argument parsing and dispatch only. Each verb lives in gitdata/commands/<verb>.py
+and provides `add_arguments(parser)` and `run(args) -> int`; it is imported only
+when that verb runs, so start-up stays light."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import NamedTuple, Sequence
+
+from gitdata import output
+from gitdata.errors import GitDataError, UsageError
+
+
+class Command(NamedTuple):
+    module: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    hidden: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    "init": Command("init", "create .gitdata/ and the local cache in this repository"),
+    "add": Command("add", "track files and directories: hash, cache, record in manifests", ("track",)),
+    "status": Command("status", "show tracked data that needs attention"),
+    "checkout": Command("checkout", "bring workspace files to what the manifests say", ("recheck",)),
+    "commit": Command("commit", "carry changed tracked files into the cache", ("carry-in",)),
+    "ls": Command("ls", "list tracked and untracked files", ("list",)),
+    "rm": Command("rm", "stop tracking files, or delete them from cache or storage", ("untrack", "remove")),
+    "mv": Command("mv", "move tracked files without needing their content", ("move",)),
+    "cp": Command("cp", "copy tracked files without needing their content", ("copy",)),
+    "hash": Command("hash", "print content digests of files"),
+    "root": Command("root", "print the repository root"),
+    "check-ignore": Command("check_ignore", "tell whether paths are ignored by .gitdataignore"),
+    "version": Command("version", "print the version"),
+}
+
+
+def command_names() -> dict[str, str]:
+    """Every accepted name (including aliases) -> canonical name."""
+    names = {}
+    for name, command in COMMANDS.items():
+        names[name] = name
+        for alias in command.aliases:
+            names[alias] = name
+    return names
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _top_parser() -> Parser:
+    parser = Parser(prog="git data", add_help=False, usage="git data [-q|-v] [-C DIR] <command> [<args>]")
+    parser.add_argument("-C", dest="directory", help="run as if started in DIR")
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("--version", action="store_true")
+    return parser
+
+
+def top_help() -> str:
+    lines = ["usage: git data [-C DIR] <command> [<args>]", "", "commands:"]
+    for name, command in COMMANDS.items():
+        if command.hidden:
+            continue
+        alias = f" (alias: {', '.join(command.aliases)})" if command.aliases else ""
+        lines.append(f"  {name:<14} {command.summary}{alias}")
+    lines += ["", "'git data <command> -h' shows a command's options; 'git help data' the manual."]
+    return "\n".join(lines)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_const", dest="verbosity", const=output.QUIET,
+                       default=output.NORMAL, help="print only errors and results")
+    group.add_argument("-v", "--verbose", action="store_const", dest="verbosity", const=output.VERBOSE,
+                       help="say more about what is done")
+
+
+def command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    command = COMMANDS[name]
+    module = importlib.import_module(f"gitdata.commands.{command.module}")
+    parser = Parser(prog=f"git data {name}", description=command.summary, add_help=False)
+    parser.add_argument("-h", action="help", help="show this help and exit")
+    parser.add_argument("--help", action=ManPageAction, nargs=0, help="show the manual page")
+    add_common_options(parser)
+    module.add_arguments(parser)  # type: ignore[attr-defined]
+    return parser, module
+
+
+class ManPageAction(argparse.Action):
+    """`--help` opens the man page on a terminal, as git does; prints usage otherwise."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        from gitdata.resources import show_man_page
+
+        page = "git-data-" + parser.prog.split()[-1]
+        if not show_man_page(page):
+            parser.print_help()
+        parser.exit()
+
+
+def run(argv: Sequence[str]) -> int:
+    top, rest = _top_parser().parse_known_args(argv)
+    if top.directory:
+        try:
+            os.chdir(top.directory)
+        except OSError as exc:
+            raise GitDataError(f"cannot change to '{top.directory}': {exc.strerror}") from None
+    if top.version:
+        from gitdata import __version__
+
+        output.out(f"git-data {__version__}")
+        return 0
+    if top.help or not rest:
+        output.out(top_help())
+        return 0 if top.help else 2
+    name = command_names().get(rest[0])
+    if name is None:
+        raise UsageError(f"'{rest[0]}' is not a git data command; see 'git data --help'")
+    parser, module = command_parser(name)
+    args = parser.parse_args(rest[1:])
+    output.set_level(args.verbosity)
+    return int(module.run(args))  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except GitDataError as exc:
+        output.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("git-data: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        log = _write_crash_log(exc)
+        output.error(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
+        return 1
+
+
+def _write_crash_log(exc: Exception) -> str:
+    import tempfile
+    import traceback
+
+    fd, path = tempfile.mkstemp(prefix="git-data-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"argv: {sys.argv!r}\n")
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""The data manifest format. This is the only module that knows it.
+
+One manifest per workspace directory that holds tracked files, at
+`.gitdata/tree/<directory>/%manifest`. A manifest is UTF-8 text:
+
+    #gitdata-manifest v1
+    #whole-directory                (only if the directory was added as a whole)
+    <name>\t<digest>\t<size>\t<x|->\t<method>[\t<key>=<value>...]
+
+one entry per line, sorted by name. Names are percent-escaped where they hold
+'%', tab, CR, LF, bytes that are not UTF-8, or start with '#'. Directory
+names in the mirrored path that start with '%' get one more '%', so no
+directory can collide with a manifest file.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, NamedTuple
+
+from gitdata.errors import GitDataError
+from gitdata.hashing import is_digest
+from gitdata.paths import check_relpath, join, parent_dir, base_name
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitdata.git import GitRepo
+
+TREE_DIR = ".gitdata/tree"
+MANIFEST_NAME = "%manifest"
+HEADER = "#gitdata-manifest v1"
+WHOLE_MARK = "#whole-directory"
+METHODS = ("copy", "symlink", "hardlink", "reflink")
+
+_NEEDS_ESCAPE = re.compile(r"[%\t\r\n\udc80-\udcff]")
+_ESCAPED = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+class Entry(NamedTuple):
+    digest: str
+    size: int
+    executable: bool = False
+    method: str = "copy"
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str) -> str | None:
+        return dict(self.extra).get(key)
+
+
+class Tracked(NamedTuple):
+    """Everything tracked: repo-relative file path -> entry, and the directories added whole."""
+
+    files: dict[str, Entry]
+    whole_dirs: frozenset[str]
+
+    def under(self, directory: str) -> dict[str, Entry]:
+        if not directory:
+            return dict(self.files)
+        prefix = directory + "/"
+        return {p: e for p, e in self.files.items() if p == directory or p.startswith(prefix)}
+
+
+# -- names -------------------------------------------------------------------
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    return f"%{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else f"%{code:02X}"
+
+
+def escape_name(name: str) -> str:
+    escaped = _NEEDS_ESCAPE.sub(lambda m: _escape_char(m.group()), name)
+    return "%23" + escaped[1:] if escaped.startswith("#") else escaped
+
+
+def unescape_name(text: str) -> str:
+    if "%" not in text:
+        return text
+    raw = _ESCAPED.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8", "surrogateescape"))
+    return os.fsdecode(raw)
+
+
+def _mirror_part(name: str) -> str:
+    return "%" + name if name.startswith("%") else name
+
+
+def _unmirror_part(name: str) -> str:
+    return name[1:] if name.startswith("%%") else name
+
+
+def manifest_path(directory: str) -> str:
+    """Repo-relative path of the manifest for a workspace directory ('' = root)."""
+    mirrored = "/".join(_mirror_part(p) for p in directory.split("/")) if directory else ""
+    return "/".join(part for part in (TREE_DIR, mirrored, MANIFEST_NAME) if part)
+
+
+def directory_of(manifest_relpath: str) -> str:
+    """Inverse of manifest_path, for a path relative to `.gitdata/tree`."""
+    parts = manifest_relpath.split("/")
+    if parts[-1] != MANIFEST_NAME:
+        raise GitDataError(f"unexpected file in {TREE_DIR}: {manifest_relpath}")
+    directory = "/".join(_unmirror_part(p) for p in parts[:-1])
+    if directory:
+        check_relpath(directory, f"directory in {TREE_DIR}")
+    return directory
+
+
+# -- text --------------------------------------------------------------------
+
+def parse(data: bytes, source: str) -> tuple[dict[str, Entry], bool]:
+    """Entries (by name) and the whole-directory mark of one manifest."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GitDataError(f"{source}: invalid UTF-8 at byte {exc.start}") from None
+    lines = text.split("\n")
+    if lines[0] != HEADER:
+        found = lines[0][:40] if lines[0] else "an empty file"
+        raise GitDataError(f"{source}:1: not a git-data manifest v1 (found '{found}')")
+    if lines[-1] != "":
+        raise GitDataError(f"{source}:{len(lines)}: truncated (no newline at the end)")
+    entries: dict[str, Entry] = {}
+    whole = False
+    for number, line in enumerate(lines[1:-1], start=2):
+        if line == WHOLE_MARK:
+            whole = True
+            continue
+        name, entry = _parse_entry(line, f"{source}:{number}")
+        if name in entries:
+            raise GitDataError(f"{source}:{number}: duplicate entry '{name}'")
+        entries[name] = entry
+    return entries, whole
+
+
+def _parse_entry(line: str, where: str) -> tuple[str, Entry]:
+    fields = line.split("\t")
+    if len(fields) < 5:
+        raise GitDataError(f"{where}: expected name, digest, size, mode and method")
+    raw_name, digest, size, mode, method = fields[:5]
+    name = unescape_name(raw_name)
+    if not name or "/" in name or name in (".", "..", ".git") or "\0" in name:
+        raise GitDataError(f"{where}: unsafe file name '{raw_name}'")
+    if not is_digest(digest):
+        raise GitDataError(f"{where}: bad digest '{digest}'")
+    if not size.isdigit():
+        raise GitDataError(f"{where}: bad size '{size}'")
+    if mode not in ("x", "-"):
+        raise GitDataError(f"{where}: bad mode '{mode}' (expected x or -)")
+    if method not in METHODS:
+        raise GitDataError(f"{where}: unknown method '{method}'")
+    extra = []
+    for field in fields[5:]:
+        key, sep, value = field.partition("=")
+        if not sep or not key:
+            raise GitDataError(f"{where}: bad field '{field}' (expected key=value)")
+        extra.append((key, unescape_name(value)))
+    return name, Entry(digest, int(size), mode == "x", method, tuple(extra))
+
+
+def serialize(entries: Mapping[str, Entry], whole: bool = False) -> bytes:
+    lines = [HEADER]
+    if whole:
+        lines.append(WHOLE_MARK)
+    for escaped, entry in sorted((escape_name(n), e) for n, e in entries.items()):
+        fields = [escaped, entry.digest, str(entry.size), "x" if entry.executable else "-", entry.method]
+        fields += [f"{k}={_NEEDS_ESCAPE.sub(lambda m: _escape_char(m.group()), v)}" for k, v in entry.extra]
+        lines.append("\t".join(fields))
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+# -- whole trees -------------------------------------------------------------
+
+def _assemble(manifests: Iterable[tuple[str, bytes]]) -> Tracked:
+    """Build the tracked set from (path relative to .gitdata/tree, content) pairs."""
+    files: dict[str, Entry] = {}
+    whole_dirs = set()
+    for relpath, data in manifests:
+        directory = directory_of(relpath)
+        entries, whole = parse(data, f"{TREE_DIR}/{relpath}")
+        if whole:
+            whole_dirs.add(directory)
+        for name, entry in entries.items():
+            files[join(directory, name)] = entry
+    return Tracked(files, frozenset(whole_dirs))
+
+
+def _workspace_manifests(root: Path, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+    try:
+        items = list(os.scandir(root))
+    except FileNotFoundError:
+        return
+    for item in items:
+        if item.is_dir(follow_symlinks=False):
+            yield from _workspace_manifests(Path(item.path), prefix + item.name + "/")
+        elif item.name == MANIFEST_NAME and item.is_file(follow_symlinks=False):
+            with open(item.path, "rb") as handle:
+                yield prefix + item.name, handle.read()
+
+
+def read_workspace(workdir: Path) -> Tracked:
+    """What the manifests in the working tree say."""
+    return _assemble(_workspace_manifests(workdir / TREE_DIR))
+
+
+def read_tree(repo: GitRepo, gitdata_tree: pygit2.Tree | None) -> Tracked:
+    """What the manifests in a committed `.gitdata` tree say."""
+    from gitdata.git import subtree, walk_blobs
+
+    tree = subtree(gitdata_tree, "tree")
+    if tree is None:
+        return Tracked({}, frozenset())
+    return _assemble(walk_blobs(repo, tree))
+
+
+def read_directory(workdir: Path, directory: str) -> tuple[dict[str, Entry], bool]:
+    path = workdir / manifest_path(directory)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}, False
+    return parse(data, manifest_path(directory))
+
+
+def write_directory(workdir: Path, directory: str, entries: Mapping[str, Entry], whole: bool) -> str:
+    """Write (or remove, when empty) one directory's manifest atomically; returns its path."""
+    from gitdata.fsutil import atomic_write, remove_empty_parents
+
+    relpath = manifest_path(directory)
+    path = workdir / relpath
+    if entries or whole:
+        atomic_write(path, serialize(entries, whole))
+    elif path.exists():
+        path.unlink()
+        remove_empty_parents(path.parent, workdir / TREE_DIR)
+    return relpath
+
+
+def update(repo: GitRepo, changes: Mapping[str, Entry | None],
+           whole_add: Iterable[str] = (), whole_remove: Iterable[str] = ()) -> list[str]:
+    """Apply changes (path -> new entry, or None to untrack) to the workspace manifests,
+    each directory under its own lock, so parallel commands on different
+    directories never wait for each other. Returns the manifest paths written."""
+    from gitdata.locks import lock
+
+    by_dir: dict[str, dict[str, Entry | None]] = {}
+    for path, entry in changes.items():
+        by_dir.setdefault(parent_dir(path), {})[base_name(path)] = entry
+    whole_add, whole_remove = set(whole_add), set(whole_remove)
+    written = []
+    for directory in sorted(set(by_dir) | whole_add | whole_remove):
+        with lock(repo, "manifest:" + directory):
+            entries, whole = read_directory(repo.workdir, directory)
+            for name, entry in by_dir.get(directory, {}).items():
+                if entry is None:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = entry
+            whole = (whole or directory in whole_add) and directory not in whole_remove
+            written.append(write_directory(repo.workdir, directory, entries, whole))
+    return written
