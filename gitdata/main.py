@@ -21,9 +21,10 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    # files (foundation)
     "init": Command("init", "create .gitdata/ and the local cache in this repository"),
     "add": Command("add", "track files and directories: hash, cache, record in manifests", ("track",)),
-    "status": Command("status", "show tracked data that needs attention"),
+    "status": Command("status", "show tracked data and pipeline steps that need attention"),
     "checkout": Command("checkout", "bring workspace files to what the manifests say", ("recheck",)),
     "commit": Command("commit", "carry changed tracked files into the cache", ("carry-in",)),
     "ls": Command("ls", "list tracked and untracked files", ("list",)),
@@ -34,6 +35,38 @@ COMMANDS: dict[str, Command] = {
     "root": Command("root", "print the repository root"),
     "check-ignore": Command("check_ignore", "tell whether paths are ignored by .gitdataignore"),
     "version": Command("version", "print the version"),
+    # storages and transfers
+    "storage": Command("storage", "add, list, remove storages and pick the default"),
+    "push": Command("push", "upload tracked data to a storage", ("send",)),
+    "fetch": Command("fetch", "download tracked data into the cache"),
+    "pull": Command("pull", "fetch, then check out", ("bring",)),
+    "share": Command("share", "print a presigned URL for a tracked file"),
+    "trust": Command("trust", "approve commands from committed files to run here"),
+    # git integration
+    "install": Command("install", "install the git hooks and the merge driver"),
+    "uninstall": Command("uninstall", "remove the git hooks, restoring earlier ones"),
+    "resolve": Command("resolve", "settle a data merge conflict"),
+    "merge-driver": Command("merge_driver", "three-way merge of manifests (run by git)", hidden=True),
+    "hook-impl": Command("hook_impl", "the work behind the git hooks", hidden=True),
+    # pipelines
+    "run": Command("run", "run the pipeline steps that are stale", ("repro",)),
+    "step": Command("step", "define pipeline steps, their dependencies and outputs"),
+    "pipeline": Command("pipeline", "create, list, export and import pipelines"),
+    "dag": Command("dag", "draw the pipeline graph"),
+    "metrics": Command("metrics", "show metric outputs and how they changed"),
+    # history
+    "diff": Command("diff", "content diff of tracked files between refs or against the workspace"),
+    "cat": Command("cat", "print a tracked file at any ref"),
+    "cache": Command("cache", "cache introspection: path and digest of tracked files"),
+    "gc": Command("gc", "remove cache (or storage) objects no longer needed"),
+    "fsck": Command("fsck", "verify cache objects and manifests"),
+    "import-url": Command("import_url", "download a file from a URL and track it with provenance"),
+    "update": Command("update", "refresh imported files from their source"),
+    "get-url": Command("get_url", "download a file from a URL without tracking it"),
+    "import": Command("import_repo", "bring tracked data from another git-data repository"),
+    "get": Command("get", "download tracked data from another repository without tracking it"),
+    "completion": Command("completion", "print shell completion for bash, zsh or fish"),
+    "aliases": Command("aliases", "print short shell aliases to source"),
 }
 
 
@@ -81,7 +114,12 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 def command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     command = COMMANDS[name]
-    module = importlib.import_module(f"gitdata.commands.{command.module}")
+    try:
+        module = importlib.import_module(f"gitdata.commands.{command.module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"gitdata.commands.{command.module}":
+            raise
+        raise GitDataError(f"'git data {name}' is not available in this version") from None
     parser = Parser(prog=f"git data {name}", description=command.summary, add_help=False)
     parser.add_argument("-h", action="help", help="show this help and exit")
     parser.add_argument("--help", action=ManPageAction, nargs=0, help="show the manual page")
