@@ -1,0 +1,113 @@
+"""A storage in a local directory (or a mounted network share)."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+from urllib.parse import unquote, urlparse
+
+from gitdata.errors import GitDataError
+from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
+
+if TYPE_CHECKING:
+    from gitdata.git import GitRepo
+
+
+def local_path(repo: GitRepo | None, url: str) -> Path:
+    if url.startswith("file://"):
+        url = unquote(urlparse(url).path)
+    path = Path(os.path.expanduser(url))
+    if not path.is_absolute() and repo is not None:
+        path = repo.workdir / path
+    return path
+
+
+class LocalStorage:
+    default_jobs = 8
+
+    def __init__(self, name: str, root: Path) -> None:
+        self.name, self.root = name, root
+        self._ready = False
+
+    @classmethod
+    def from_config(cls, repo: GitRepo, config: StorageConfig) -> LocalStorage:
+        return cls(config.name, local_path(repo, config.url))
+
+    def describe(self) -> str:
+        return f"local directory {self.root}"
+
+    def _path(self, digest: str) -> Path:
+        return self.root / key_of(digest)
+
+    def _check_root(self) -> None:
+        if not self.root.is_dir():
+            raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist")
+
+    def prepare(self) -> None:
+        """Create the directory and its marker before the first upload."""
+        if self._ready:
+            return
+        marker = self.root / MARKER
+        if not marker.exists():
+            if self.root.is_dir() and any(p.name != MARKER for p in self.root.iterdir()) \
+                    and not any((self.root / a).is_dir() for a in ("b3", "sha256", "b2b256", "sha3-256")):
+                raise GitDataError(f"storage '{self.name}': {self.root} is not empty and is not a git-data "
+                                   "storage; point the storage at an empty or new directory")
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                tmp = self.root / f".{MARKER}.{secrets.token_hex(6)}.tmp"
+                tmp.write_bytes(MARKER_TEXT)
+                os.replace(tmp, marker)
+            except OSError as exc:
+                raise GitDataError(f"storage '{self.name}': cannot write to {self.root}: {exc.strerror}") from None
+        self._ready = True
+
+    def exists(self, digests: list[str]) -> set[str]:
+        # A stat per object is cheaper than listing a directory that may hold many more.
+        if not self.root.is_dir():
+            return set()
+        return {d for d in digests if os.path.exists(self._path(d))}
+
+    def list_digests(self) -> Iterator[str]:
+        self._check_root()
+        for algo_dir in sorted(self.root.iterdir()):
+            if not algo_dir.is_dir() or algo_dir.name.startswith("."):
+                continue
+            for prefix in sorted(algo_dir.iterdir()):
+                if not prefix.is_dir():
+                    continue
+                for item in sorted(os.listdir(prefix)):
+                    digest = digest_of_key(f"{algo_dir.name}/{prefix.name}/{item}")
+                    if digest:
+                        yield digest
+
+    def upload(self, digest: str, src: Path) -> None:
+        self.prepare()
+        final = self._path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".{final.name[:16]}.{secrets.token_hex(6)}.tmp"
+        try:
+            shutil.copyfile(src, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def download(self, digest: str, dest: Path) -> None:
+        try:
+            shutil.copyfile(self._path(digest), dest)
+        except FileNotFoundError:
+            raise GitDataError(f"storage '{self.name}' does not have object {digest}") from None
+
+    def delete(self, digest: str) -> None:
+        path = self._path(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except PermissionError:
+            os.chmod(path.parent, 0o755)
+            path.unlink()

@@ -1,0 +1,268 @@
+"""S3 and S3-compatible storages (MinIO, Cloudflare R2, GCS, Wasabi, DigitalOcean Spaces).
+
+boto3 is imported only when a storage of this kind is opened. Credentials come
+from `GITDATA_STORAGE_<NAME>_ACCESS_KEY_ID` / `_SECRET_ACCESS_KEY` (and
+`_SESSION_TOKEN`) when set, otherwise from boto3's own chain (AWS_* variables,
+`--profile`, ~/.aws, instance roles); they are never written to any file."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import urlparse
+
+from gitdata.errors import GitDataError
+from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
+
+if TYPE_CHECKING:
+    from gitdata.git import GitRepo
+
+MULTIPART = 64 << 20
+PART = 16 << 20
+HEAD_LIMIT = 64
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 60
+ATTEMPTS = 3
+
+PRESETS = ("aws", "minio", "r2", "gcs", "wasabi", "digitalocean")
+
+
+def preset_settings(preset: str, endpoint: str | None, region: str | None,
+                    account_id: str | None) -> tuple[str | None, str | None]:
+    """(endpoint URL, region) for an S3-compatible service."""
+    preset = preset.lower()
+    if preset == "aws":
+        return endpoint, region
+    if preset == "minio":
+        if not endpoint:
+            raise GitDataError("the minio preset needs --endpoint-url (e.g. http://localhost:9000)")
+        return endpoint, region or "us-east-1"
+    if preset == "r2":
+        if not endpoint and not account_id:
+            raise GitDataError("the r2 preset needs --account-id (your Cloudflare account id)")
+        return endpoint or f"https://{account_id}.r2.cloudflarestorage.com", region or "auto"
+    if preset == "gcs":
+        return endpoint or "https://storage.googleapis.com", region or "auto"
+    if preset == "wasabi":
+        region = region or "us-east-1"
+        return endpoint or f"https://s3.{region}.wasabisys.com", region
+    if preset == "digitalocean":
+        region = region or "nyc3"
+        return endpoint or f"https://{region}.digitaloceanspaces.com", region
+    raise GitDataError(f"unknown S3 preset '{preset}' (choose from {', '.join(PRESETS)})")
+
+
+def env_prefix(name: str) -> str:
+    return "GITDATA_STORAGE_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise GitDataError(f"not an S3 URL: '{url}' (expected s3://bucket/prefix)")
+    prefix = parsed.path.strip("/")
+    return parsed.netloc, prefix + "/" if prefix else ""
+
+
+class S3Storage:
+    default_jobs = 16
+
+    def __init__(self, name: str, url: str, endpoint: str | None = None, region: str | None = None,
+                 profile: str | None = None) -> None:
+        self.name, self.url = name, url
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.endpoint, self.region, self.profile = endpoint, region, profile
+        self._client: Any = None
+        self._ready = False
+
+    @classmethod
+    def from_config(cls, repo: GitRepo, config: StorageConfig) -> S3Storage:
+        endpoint, region = config.get("endpointurl"), config.get("region")
+        preset = config.get("preset")
+        if preset:
+            endpoint, region = preset_settings(preset, endpoint, region, config.get("accountid"))
+        return cls(config.name, config.url, endpoint, region, config.get("profile"))
+
+    def describe(self) -> str:
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        return f"S3 bucket {self.bucket}{where}, prefix '{self.prefix}'"
+
+    # -- connection ------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Any:
+        import boto3
+        import botocore.exceptions
+        from botocore.config import Config
+
+        prefix = env_prefix(self.name)
+        key_id, secret = os.environ.get(prefix + "ACCESS_KEY_ID"), os.environ.get(prefix + "SECRET_ACCESS_KEY")
+        if bool(key_id) != bool(secret):
+            raise GitDataError(f"storage '{self.name}': set both {prefix}ACCESS_KEY_ID and "
+                               f"{prefix}SECRET_ACCESS_KEY, or neither")
+        try:
+            session = boto3.session.Session(
+                aws_access_key_id=key_id or None, aws_secret_access_key=secret or None,
+                aws_session_token=os.environ.get(prefix + "SESSION_TOKEN") if key_id else None,
+                profile_name=None if key_id else self.profile, region_name=self.region)
+            credentials = session.get_credentials()
+        except botocore.exceptions.ProfileNotFound:
+            raise GitDataError(f"storage '{self.name}': AWS profile '{self.profile}' not found") from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise GitDataError(f"storage '{self.name}': cannot load credentials: {exc}") from None
+        if credentials is None:
+            raise GitDataError(f"storage '{self.name}': no S3 credentials found; set {prefix}ACCESS_KEY_ID and "
+                               f"{prefix}SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                               "or configure an AWS profile")
+        config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                        retries={"max_attempts": ATTEMPTS, "mode": "standard"}, max_pool_connections=48,
+                        s3={"addressing_style": "path"} if self.endpoint else None,
+                        signature_version="s3v4")
+        return session.client("s3", endpoint_url=self.endpoint, config=config,
+                              region_name=self.region or session.region_name or "us-east-1")
+
+    def _error(self, exc: BaseException, what: str) -> GitDataError:
+        """One clear line for anything boto3 raises."""
+        import botocore.exceptions as bex
+
+        where = f"storage '{self.name}'"
+        if isinstance(exc, GitDataError):
+            return exc
+        if isinstance(exc, bex.NoCredentialsError):
+            prefix = env_prefix(self.name)
+            return GitDataError(f"{where}: no S3 credentials found; set {prefix}ACCESS_KEY_ID and "
+                                f"{prefix}SECRET_ACCESS_KEY, or the AWS_* variables")
+        if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError,
+                            bex.ConnectionClosedError)):
+            return GitDataError(f"{where}: cannot reach {self.endpoint or 'S3'} ({what}): {exc}")
+        if isinstance(exc, bex.ClientError):
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "NoSuchBucket":
+                return GitDataError(f"{where}: bucket '{self.bucket}' does not exist; create it first")
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "Forbidden"):
+                return GitDataError(f"{where}: access denied ({what}); check the credentials ({code})")
+            message = exc.response.get("Error", {}).get("Message") or code
+            return GitDataError(f"{where}: {what} failed: {message}")
+        if isinstance(exc, bex.BotoCoreError):
+            return GitDataError(f"{where}: {what} failed: {exc}")
+        if isinstance(exc, OSError):
+            return GitDataError(f"{where}: {what} failed: {exc}")
+        raise exc
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - translated into one line
+            raise self._error(exc, what) from None
+
+    def _key(self, digest: str) -> str:
+        return self.prefix + key_of(digest)
+
+    # -- protocol --------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Write the marker before the first upload (and find a missing bucket early)."""
+        if self._ready:
+            return
+        if not self._head(self.prefix + MARKER):
+            self._call("writing the marker", self.client.put_object, Bucket=self.bucket,
+                       Key=self.prefix + MARKER, Body=MARKER_TEXT)
+        self._ready = True
+
+    def _head(self, key: str) -> bool:
+        import botocore.exceptions
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except botocore.exceptions.ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 and exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._error(exc, f"checking {key}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"checking {key}") from None
+
+    def exists(self, digests: list[str]) -> set[str]:
+        if not digests:
+            return set()
+        if len(digests) <= HEAD_LIMIT:
+            wanted = list(digests)
+            with ThreadPoolExecutor(16) as pool:
+                found = list(pool.map(lambda d: self._head(self._key(d)), wanted))
+            return {d for d, ok in zip(wanted, found) if ok}
+        # Many: list only the shards (algorithm/2 hex) they live in, in parallel.
+        shards = sorted({key_of(d)[: key_of(d).index("/") + 3] for d in digests})
+        with ThreadPoolExecutor(16) as pool:
+            listed = pool.map(lambda shard: set(self._list(self.prefix + shard + "/")), shards)
+            held = set().union(*listed)
+        return held & set(digests)
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", ()):
+                    digest = digest_of_key(item["Key"][len(self.prefix):])
+                    if digest:
+                        yield digest
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "listing") from None
+
+    def list_digests(self) -> Iterator[str]:
+        return self._list(self.prefix)
+
+    def _transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(multipart_threshold=MULTIPART, multipart_chunksize=PART, max_concurrency=8)
+
+    def upload(self, digest: str, src: Path) -> None:
+        # S3 makes an object visible only once its PUT (or multipart upload) completes.
+        self.prepare()
+        key = self._key(digest)
+        if os.path.getsize(src) < MULTIPART:
+            with open(src, "rb") as body:
+                self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
+        else:
+            self._call(f"uploading {digest}", self.client.upload_file, str(src), self.bucket, key,
+                       Config=self._transfer_config())
+
+    def download(self, digest: str, dest: Path) -> None:
+        import botocore.exceptions
+
+        key = self._key(digest)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"]
+            if response.get("ContentLength", 0) >= MULTIPART:
+                body.close()
+                self.client.download_file(self.bucket, key, str(dest), Config=self._transfer_config())
+                return
+            with open(dest, "wb") as handle:
+                shutil.copyfileobj(body, handle, 1 << 20)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise GitDataError(f"storage '{self.name}' does not have object {digest}") from None
+            raise self._error(exc, f"downloading {digest}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, f"downloading {digest}") from None
+
+    def delete(self, digest: str) -> None:
+        self._call(f"deleting {digest}", self.client.delete_object, Bucket=self.bucket, Key=self._key(digest))
+
+    def share_url(self, digest: str, seconds: int, filename: str) -> str:
+        if not self._head(self._key(digest)):
+            raise GitDataError(f"storage '{self.name}' does not have object {digest}; push it first")
+        params = {"Bucket": self.bucket, "Key": self._key(digest),
+                  "ResponseContentDisposition": f'attachment; filename="{filename}"'}
+        return str(self._call("signing a URL", self.client.generate_presigned_url, "get_object",
+                              Params=params, ExpiresIn=seconds))

@@ -1,0 +1,267 @@
+"""Moving objects between the cache and a storage: parallel, verified, resumable.
+
+Resuming needs no journal: an upload is atomic under its final key and a
+download enters the cache only verified, so a re-run's existence check skips
+exactly what already arrived."""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from gitdata import config, output
+from gitdata.errors import GitDataError
+from gitdata.storage import Storage, default_jobs, open_storage, storage_config
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitdata.project import Project
+
+MAX_FAILURES = 5
+
+
+# -- which storage -----------------------------------------------------------
+
+def storage_names(project: Project) -> list[str]:
+    settings = config.values(project.repo)
+    return sorted({key[len("storage."):-len(".url")] for key in settings
+                   if key.startswith("storage.") and key.endswith(".url")})
+
+
+def default_storage_name(project: Project) -> str | None:
+    settings = config.values(project.repo)
+    name = settings.get("core.defaultstorage")
+    if name:
+        return name
+    names = storage_names(project)
+    return names[0] if len(names) == 1 else None
+
+
+def open_named_storage(project: Project, name: str | None) -> Storage:
+    """The storage called `name`, or the default one when `name` is None."""
+    names = storage_names(project)
+    if name is None:
+        name = default_storage_name(project)
+        if name is None:
+            if not names:
+                raise GitDataError("no storage configured; add one with 'git data storage add NAME URL'")
+            raise GitDataError("no default storage; pass --storage NAME or run 'git data storage default NAME' "
+                               f"(storages: {', '.join(names)})")
+    if name not in names:
+        known = f" (storages: {', '.join(names)})" if names else "; add one with 'git data storage add NAME URL'"
+        raise GitDataError(f"no storage named '{name}'{known}")
+    return open_storage(project.repo, storage_config(config.values(project.repo), name))
+
+
+# -- what to move ------------------------------------------------------------
+
+def digests_at(project: Project, rev: str | None, paths: list[str]) -> set[str]:
+    """Objects referenced by tracked paths at a revision (None: the workspace manifests)."""
+    from gitdata.project import select
+
+    if rev is None:
+        tracked = project.tracked()
+    else:
+        from gitdata.git import gitdata_tree
+        from gitdata.manifest import read_tree
+
+        tracked = read_tree(project.repo, gitdata_tree(project.repo, rev))
+    return {entry.digest for entry in select(tracked, paths or [""]).values()}
+
+
+def history_commits(project: Project, branches_only: bool) -> list[pygit2.Commit]:
+    """Branch tips, or every commit reachable from any branch, tag, remote ref or HEAD."""
+    import pygit2
+
+    raw = project.repo.raw
+    tips: list[pygit2.Commit] = []
+    names = [n for n in raw.references if not n.startswith("refs/notes/") and not n.startswith("refs/stash")]
+    if branches_only:
+        names = [n for n in names if n.startswith("refs/heads/")]
+    for name in names:
+        try:
+            tips.append(raw.references[name].peel(pygit2.Commit))
+        except (pygit2.GitError, ValueError, KeyError):
+            continue
+    if not raw.head_is_unborn and not branches_only:
+        tips.append(raw.head.peel(pygit2.Commit))
+    if branches_only:
+        return tips
+    seen: set[str] = set()
+    commits = []
+    stack = list(tips)
+    while stack:
+        commit = stack.pop()
+        if str(commit.id) in seen:
+            continue
+        seen.add(str(commit.id))
+        commits.append(commit)
+        stack.extend(commit.parents)
+    return commits
+
+
+def history_entries(project: Project, commits: Iterable[pygit2.Commit], scopes: list[str]) -> dict[str, set[str]]:
+    """path -> every digest it had in these commits, for tracked paths under the scopes.
+    Work is proportional to the distinct manifest trees, not to the commit count."""
+    import pygit2
+
+    from gitdata.git import subtree
+    from gitdata.manifest import MANIFEST_NAME, TREE_DIR, directory_of, parse
+    from gitdata.paths import join
+    from gitdata.project import under_any
+
+    raw = project.repo.raw
+    seen: set[tuple[str, str]] = set()
+    found: dict[str, set[str]] = {}
+    scopes = scopes or [""]
+
+    def visit(tree: pygit2.Tree, prefix: str) -> None:
+        if (str(tree.id), prefix) in seen:
+            return
+        seen.add((str(tree.id), prefix))
+        for item in tree:
+            if item.type == pygit2.GIT_OBJECT_TREE:
+                visit(raw[item.id], prefix + item.name + "/")
+            elif item.name == MANIFEST_NAME:
+                directory = directory_of(prefix + item.name)
+                entries, _ = parse(raw[item.id].data, f"{TREE_DIR}/{prefix}{item.name}")
+                for name, entry in entries.items():
+                    rel = join(directory, name)
+                    if under_any(rel, scopes):
+                        found.setdefault(rel, set()).add(entry.digest)
+
+    for commit in commits:
+        tree = subtree(commit.tree, TREE_DIR)
+        if tree is not None:
+            visit(tree, "")
+    return found
+
+
+def select_digests(project: Project, scopes: list[str], rev: str | None = None,
+                   all_branches: bool = False, all_commits: bool = False) -> set[str]:
+    """The objects a push or fetch is about."""
+    if all_branches or all_commits:
+        commits = history_commits(project, branches_only=all_branches and not all_commits)
+        return set().union(*history_entries(project, commits, scopes).values())
+    return digests_at(project, rev, scopes)
+
+
+# -- moving ------------------------------------------------------------------
+
+def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: int, total_bytes: int) -> None:
+    """Run `work` on every item with one progress bar; raise the first failure (after the
+    others in flight finished), naming how many failed."""
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def guarded(item: str) -> int:
+        if len(failures) >= MAX_FAILURES:
+            return 0
+        try:
+            return work(item)
+        except GitDataError as exc:
+            with lock:
+                failures.append(str(exc))
+            return 0
+        except OSError as exc:
+            with lock:
+                failures.append(f"{item}: {exc.strerror or exc}")
+            return 0
+
+    with output.progress(label, len(items), total_bytes) as bar:
+        if jobs <= 1 or len(items) <= 1:
+            for item in items:
+                bar.advance(1, guarded(item))
+        else:
+            pool = ThreadPoolExecutor(max_workers=jobs)
+            try:
+                for future in as_completed([pool.submit(guarded, item) for item in items]):
+                    bar.advance(1, future.result())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+    if failures:
+        more = f" (and {len(failures) - 1} more failure(s))" if len(failures) > 1 else ""
+        raise GitDataError(failures[0] + more)
+
+
+def missing_in_storage(storage: Storage, digests: Iterable[str]) -> list[str]:
+    wanted = sorted(set(digests))
+    present = storage.exists(wanted)
+    return [d for d in wanted if d not in present]
+
+
+def upload_with(project: Project, storage: Storage, digests: Iterable[str], jobs: int | None = None) -> int:
+    """Upload the objects the storage lacks; returns how many were sent. Objects in
+    neither the cache nor the storage are an error (after the others were sent)."""
+    return send(project, storage, missing_in_storage(storage, digests), jobs)
+
+
+def send(project: Project, storage: Storage, missing: list[str], jobs: int | None = None) -> int:
+    """Upload these objects (known to be missing from the storage); returns how many."""
+    cache = project.cache
+    absent = [d for d in missing if not cache.has(d)]
+    todo = [d for d in missing if d not in set(absent)] if absent else list(missing)
+    if todo:
+        prepare = getattr(storage, "prepare", None)
+        if prepare is not None:
+            prepare()
+
+        def one(digest: str) -> int:
+            path = cache.path(digest)
+            storage.upload(digest, path)
+            return os.path.getsize(path)
+
+        total = sum(os.path.getsize(cache.path(d)) for d in todo)
+        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), total)
+    if absent:
+        shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
+        raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")
+    return len(todo)
+
+
+def upload_missing(project: Project, digests: Iterable[str], storage_name: str | None = None,
+                   jobs: int | None = None) -> int:
+    return upload_with(project, open_named_storage(project, storage_name), digests, jobs)
+
+
+def download_with(project: Project, storage: Storage, digests: Iterable[str], jobs: int | None = None) -> list[str]:
+    """Bring into the cache, verified, the objects it lacks; returns those the storage
+    does not have either."""
+    cache = project.cache
+    wanted = sorted({d for d in digests if not cache.has(d)})
+    if not wanted:
+        return []
+    present = storage.exists(wanted)
+    unavailable = [d for d in wanted if d not in present]
+    todo = [d for d in wanted if d in present]
+    lost: list[str] = []
+
+    def one(digest: str) -> int:
+        tmp = cache.new_temp()
+        try:
+            try:
+                storage.download(digest, tmp)
+            except GitDataError as exc:
+                if "does not have object" in str(exc):
+                    lost.append(digest)
+                    return 0
+                raise
+            size = os.path.getsize(tmp)
+            try:
+                cache.adopt(tmp, digest)
+            except GitDataError as exc:
+                raise GitDataError(f"storage '{storage.name}': {exc}; it was not used") from None
+            return size
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0)
+    return sorted(unavailable + lost)
+
+
+def download_missing(project: Project, digests: Iterable[str], storage_name: str | None = None,
+                     jobs: int | None = None) -> list[str]:
+    return download_with(project, open_named_storage(project, storage_name), digests, jobs)
