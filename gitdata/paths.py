@@ -27,7 +27,7 @@ def to_relpath(workdir: Path, path: str | os.PathLike[str], cwd: Path | None = N
     except ValueError:
         raise GitDataError(f"'{path}' is outside the repository at {workdir}") from None
     parent = absolute.parent
-    if parent != workdir and parent.exists():
+    if absolute != workdir and parent != workdir and parent.exists():
         try:
             parent.resolve().relative_to(workdir)
         except ValueError:
