@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from gitdata.errors import GitDataError
 from gitdata.hashing import copy_and_digest, digest_file, parse_digest
@@ -19,13 +19,34 @@ class Cache:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        self._prefix = str(root) + os.sep
+
+    def object_path(self, digest: str) -> str:
+        """Path of an object as a string (hot path: no pathlib)."""
+        algorithm, _, hexdigest = digest.partition(":")
+        if len(hexdigest) != 64 or "/" in digest or "." in algorithm:
+            parse_digest(digest)  # raises with a clear message
+        return f"{self._prefix}{algorithm}/{hexdigest[:2]}/{hexdigest[2:]}"
 
     def path(self, digest: str) -> Path:
-        algorithm, hexdigest = parse_digest(digest)
-        return self.root / algorithm / hexdigest[:2] / hexdigest[2:]
+        return Path(self.object_path(digest))
 
     def has(self, digest: str) -> bool:
-        return os.path.exists(self.path(digest))
+        return os.path.exists(self.object_path(digest))
+
+    def missing(self, digests: Iterable[str]) -> set[str]:
+        """Which of these digests the cache lacks; lists directories when that is cheaper."""
+        wanted = set(digests)
+        if len(wanted) < 2000:
+            return {d for d in wanted if not self.has(d)}
+        present = set()
+        for prefix_dir in {self.object_path(d).rsplit("/", 1)[0] for d in wanted}:
+            algorithm, prefix = prefix_dir.rsplit("/", 2)[-2:]
+            try:
+                present.update(f"{algorithm}:{prefix}{name}" for name in os.listdir(prefix_dir))
+            except FileNotFoundError:
+                pass
+        return wanted - present
 
     def new_temp(self) -> Path:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)

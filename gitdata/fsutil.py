@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import secrets
 import shutil
@@ -11,8 +12,12 @@ from pathlib import Path
 FICLONE = 0x40049409
 
 
+_TOKEN = secrets.token_hex(4)
+_counter = itertools.count()
+
+
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name[:40]}.gitdata-{secrets.token_hex(6)}.tmp")
+    return path.with_name(f".{path.name[:40]}.gitdata-{_TOKEN}-{os.getpid()}-{next(_counter)}.tmp")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -58,7 +63,8 @@ def copy_file(src: Path, dst: Path) -> None:
 def materialise(obj: Path, target: Path, method: str, executable: bool) -> str:
     """Put the cache object `obj` at `target` atomically with the given method.
     Returns the method actually used (reflink falls back to copy)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(target)
     try:
         used = method

@@ -154,18 +154,28 @@ def stage(repo: GitRepo, paths: Iterable[str]) -> None:
                 index.remove(path)
         index.write()
 
-    _with_index_retry(update)
+    from gitdata.locks import lock
+
+    # Read-modify-write of the index: without our lock, two git-data processes
+    # would each write back the index they read, and one's changes would be lost.
+    with lock(repo, "git-index"):
+        _with_index_retry(update)
 
 
-def tracked_by_git(repo: GitRepo, paths: Iterable[str]) -> set[str]:
-    """Which of these paths (or paths under them) git's index already tracks."""
-    index = repo.raw.index
-    wanted = set(paths)
-    found = set()
-    for entry in index:
-        if entry.path in wanted:
-            found.add(entry.path)
-    return found
+def remove_from_index(repo: GitRepo, paths: Iterable[str]) -> None:
+    """Like `git rm --cached`: git stops tracking the paths; the files stay."""
+    from gitdata.locks import lock
+
+    def update() -> None:
+        index = repo.raw.index
+        index.read(False)
+        for path in paths:
+            if path in index:
+                index.remove(path)
+        index.write()
+
+    with lock(repo, "git-index"):
+        _with_index_retry(update)
 
 
 def index_paths(repo: GitRepo) -> set[str]:

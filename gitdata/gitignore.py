@@ -21,6 +21,14 @@ def pattern_for(name: str) -> str | None:
 
 
 def _change(workdir: Path, directory: str, names: set[str], add: bool) -> str | None:
+    from gitdata.git import find_repo
+    from gitdata.locks import lock
+
+    with lock(find_repo(workdir), "gitignore:" + directory):
+        return _change_locked(workdir, directory, names, add)
+
+
+def _change_locked(workdir: Path, directory: str, names: set[str], add: bool) -> str | None:
     path = workdir / directory / ".gitignore"
     text = path.read_text(errors="surrogateescape") if path.exists() else ""
     lines = text.splitlines()

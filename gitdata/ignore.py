@@ -21,11 +21,14 @@ class IgnoreRules:
         lines = path.read_text(errors="surrogateescape").splitlines() if path.exists() else []
         return pathspec.GitIgnoreSpec.from_lines(lines)
 
+    @cached_property
+    def _has_patterns(self) -> bool:
+        return bool(self._spec.patterns)
+
     def ignored(self, rel: str, is_dir: bool = False) -> bool:
-        parts = rel.split("/")
-        if any(part in ALWAYS_SKIPPED for part in parts):
+        if not ALWAYS_SKIPPED.isdisjoint(rel.split("/")):
             return True
-        return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+        return self._has_patterns and bool(self._spec.match_file(rel + "/" if is_dir else rel))
 
     def reason(self, rel: str, is_dir: bool = False) -> str | None:
         """The pattern that ignores `rel`, for check-ignore -v."""

@@ -113,49 +113,85 @@ def parse(data: bytes, source: str) -> tuple[dict[str, Entry], bool]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise GitDataError(f"{source}: invalid UTF-8 at byte {exc.start}") from None
-    lines = text.split("\n")
-    if lines[0] != HEADER:
-        found = lines[0][:40] if lines[0] else "an empty file"
+        line = data[:exc.start].count(b"\n") + 1
+        raise GitDataError(f"{source}:{line}: invalid UTF-8") from None
+    first, _, body = text.partition("\n")
+    if first != HEADER:
+        found = first[:40] if first else "an empty file"
         raise GitDataError(f"{source}:1: not a git-data manifest v1 (found '{found}')")
-    if lines[-1] != "":
-        raise GitDataError(f"{source}:{len(lines)}: truncated (no newline at the end)")
+    if not text.endswith("\n"):
+        raise GitDataError(f"{source}:{text.count(chr(10)) + 1}: truncated (no newline at the end)")
+    whole = body.startswith(WHOLE_MARK + "\n")
+    if whole:
+        body = body[len(WHOLE_MARK) + 1:]
+    # Fast path: one C-level pass over the whole text; the slow path finds the bad line.
+    rows = _ENTRY_RE.findall(body)
     entries: dict[str, Entry] = {}
-    whole = False
-    for number, line in enumerate(lines[1:-1], start=2):
-        if line == WHOLE_MARK:
-            whole = True
-            continue
+    if len(rows) == body.count("\n"):
+        for raw_name, digest, size, mode, method, rest in rows:
+            name = unescape_name(raw_name) if "%" in raw_name else raw_name
+            if rest or "/" in name or name in _UNSAFE_NAMES or name in entries:
+                break
+            entries[name] = _new_entry(Entry, digest, int(size), mode == "x", method, ())
+        else:
+            return entries, whole
+    return _parse_slowly(body, source, 3 if whole else 2), whole
+
+
+def _parse_slowly(body: str, source: str, first_line: int) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for number, line in enumerate(body.split("\n")[:-1], start=first_line):
         name, entry = _parse_entry(line, f"{source}:{number}")
         if name in entries:
             raise GitDataError(f"{source}:{number}: duplicate entry '{name}'")
         entries[name] = entry
-    return entries, whole
+    return entries
+
+
+_ENTRY_RE = re.compile(
+    r"^([^\t\n]+)\t((?:b3|sha256|b2b256|sha3-256):[0-9a-f]{64})\t(0|[1-9][0-9]*)\t([x-])\t"
+    r"(copy|symlink|hardlink|reflink)((?:\t[^\n]*)?)$",
+    re.MULTILINE,
+)
+_UNSAFE_NAMES = frozenset({".", "..", ".git"})
+_new_entry = Entry.__new__
 
 
 def _parse_entry(line: str, where: str) -> tuple[str, Entry]:
+    match = _ENTRY_RE.fullmatch(line) if "\n" not in line else None
+    if match is None:
+        raise GitDataError(f"{where}: {_entry_problem(line)}")
+    raw_name, digest, size, mode, method, rest = match.groups()
+    name = unescape_name(raw_name) if "%" in raw_name else raw_name
+    if "/" in name or name in _UNSAFE_NAMES or "\0" in name:
+        raise GitDataError(f"{where}: unsafe file name '{raw_name}'")
+    extra: tuple[tuple[str, str], ...] = ()
+    if rest:
+        pairs = []
+        for field in rest[1:].split("\t"):
+            key, sep, value = field.partition("=")
+            if not sep or not key:
+                raise GitDataError(f"{where}: bad field '{field}' (expected key=value)")
+            pairs.append((key, unescape_name(value)))
+        extra = tuple(pairs)
+    return name, _new_entry(Entry, digest, int(size), mode == "x", method, extra)
+
+
+def _entry_problem(line: str) -> str:
+    """Say which field of a malformed entry is wrong."""
     fields = line.split("\t")
     if len(fields) < 5:
-        raise GitDataError(f"{where}: expected name, digest, size, mode and method")
-    raw_name, digest, size, mode, method = fields[:5]
-    name = unescape_name(raw_name)
-    if not name or "/" in name or name in (".", "..", ".git") or "\0" in name:
-        raise GitDataError(f"{where}: unsafe file name '{raw_name}'")
+        return "expected name, digest, size, mode and method separated by tabs"
+    _, digest, size, mode, method = fields[:5]
     if not is_digest(digest):
-        raise GitDataError(f"{where}: bad digest '{digest}'")
+        return f"bad digest '{digest}'"
     if not size.isdigit():
-        raise GitDataError(f"{where}: bad size '{size}'")
+        return f"bad size '{size}'"
     if mode not in ("x", "-"):
-        raise GitDataError(f"{where}: bad mode '{mode}' (expected x or -)")
+        return f"bad mode '{mode}' (expected x or -)"
     if method not in METHODS:
-        raise GitDataError(f"{where}: unknown method '{method}'")
-    extra = []
-    for field in fields[5:]:
-        key, sep, value = field.partition("=")
-        if not sep or not key:
-            raise GitDataError(f"{where}: bad field '{field}' (expected key=value)")
-        extra.append((key, unescape_name(value)))
-    return name, Entry(digest, int(size), mode == "x", method, tuple(extra))
+        return f"unknown method '{method}'"
+    return "malformed entry"
 
 
 def serialize(entries: Mapping[str, Entry], whole: bool = False) -> bytes:

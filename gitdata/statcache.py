@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -22,7 +23,7 @@ class StatCache:
     def __init__(self, db_path: Path, workdir: Path) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.workdir = str(workdir)
-        self.db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None)
+        self.db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
@@ -30,8 +31,14 @@ class StatCache:
             " inode INTEGER, digest TEXT, PRIMARY KEY (worktree, path))"
         )
         self._rows: dict[str, tuple[Key, str]] | None = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, str, int, int, int, str]] = []
 
     def _all(self) -> dict[str, tuple[Key, str]]:
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> dict[str, tuple[Key, str]]:
         if self._rows is None:
             rows = self.db.execute(
                 "SELECT path, size, mtime_ns, inode, digest FROM stat WHERE worktree = ?", (self.workdir,)
@@ -46,27 +53,32 @@ class StatCache:
         return row[1]
 
     def remember(self, items: Iterable[tuple[str, os.stat_result, str]], read_after: float) -> None:
-        """Store digests of files stat-ed and then read after the time `read_after`."""
+        """Note digests of files stat-ed and then read after the time `read_after`;
+        `flush` stores them."""
         rows = [
             (self.workdir, path, *key_of(st), digest)
             for path, st, digest in items
             if read_after - st.st_mtime > RACY_SECONDS
         ]
-        if not rows:
-            return
+        with self._lock:
+            self._pending += rows
+            if self._rows is not None:
+                for row in rows:
+                    self._rows[row[1]] = ((row[2], row[3], row[4]), row[5])
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._pending = self._pending, []
         for attempt in range(50):
             try:
                 self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
-                break
+                return
             except sqlite3.OperationalError:
-                if attempt == 49:
-                    return  # only a cache: losing an update costs a re-hash later
                 time.sleep(0.1)
-        if self._rows is not None:
-            for row in rows:
-                self._rows[row[1]] = ((row[2], row[3], row[4]), row[5])
+        # Only a cache: losing an update costs a re-hash later.
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
 

@@ -69,6 +69,7 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
             else:
                 changes[rel] = entry
     stats.remember(fresh, started)
+    stats.flush()
     return Recorded(changes, unchanged)
 
 

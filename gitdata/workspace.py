@@ -1,6 +1,7 @@
 """Compare the workspace with the manifests, and bring it back to them (recheck)."""
 from __future__ import annotations
 
+import math
 import os
 import stat
 import time
@@ -23,15 +24,17 @@ R = TypeVar("R")
 WORKERS = max(4, 2 * (os.cpu_count() or 2))
 
 
-def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> Iterator[R]:
-    """map() on a thread pool (I/O and hashing release the GIL); in order."""
+def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> list[R]:
+    """map() on a thread pool, in order. Items go out in contiguous chunks, so the pool
+    costs a few submissions, not one per file (I/O and hashing release the GIL)."""
     items = list(items)
-    if len(items) < 8 or workers <= 1:
-        return map(func, items)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    results = pool.map(func, items)
-    pool.shutdown(wait=False)
-    return results
+    if len(items) < 16 or workers <= 1:
+        return [func(item) for item in items]
+    size = max(1, -(-len(items) // (workers * 4)))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(lambda chunk: [func(item) for item in chunk], chunks)
+        return [result for chunk in results for result in chunk]
 
 
 class Hashed(NamedTuple):
@@ -56,6 +59,7 @@ def hash_paths(repo: GitRepo, rels: Iterable[str], algorithm: str, stats: StatCa
 
     result = dict(parallel_map(one, rels))
     stats.remember(fresh, started)
+    stats.flush()
     return result
 
 
@@ -64,44 +68,72 @@ def hash_paths(repo: GitRepo, rels: Iterable[str], algorithm: str, stats: StatCa
 CLEAN, MODIFIED, MISSING = "clean", "modified", "missing"
 
 
-def links_to_cache(path: Path, st: os.stat_result, entry: Entry, cache: Cache) -> bool:
+def links_to_cache(path: str | Path, st: os.stat_result, entry: Entry, cache: Cache) -> bool:
     """True if the file is our link into the cache for this entry: no hashing needed."""
     if stat.S_ISLNK(st.st_mode):
-        return os.readlink(path) == str(cache.path(entry.digest))
+        return os.readlink(path) == cache.object_path(entry.digest)
     if entry.method == "hardlink" and st.st_nlink > 1:
         try:
-            return os.stat(cache.path(entry.digest)).st_ino == st.st_ino
+            return os.stat(cache.object_path(entry.digest)).st_ino == st.st_ino
         except FileNotFoundError:
             return False
     return False
 
 
-def file_state(repo: GitRepo, rel: str, entry: Entry, cache: Cache, stats: StatCache) -> str:
-    path = repo.workdir / rel
+def _quick_state(path: str, rel: str, entry: Entry, cache: Cache,
+                 stats: StatCache) -> tuple[str | None, os.stat_result | None]:
+    """The state from stat alone, or (None, stat) when only hashing can tell."""
     try:
-        st = path.lstat()
+        st = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return MISSING
-    if stat.S_ISLNK(st.st_mode):
+        return MISSING, None
+    if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
         if links_to_cache(path, st, entry, cache):
-            return CLEAN
+            return CLEAN, st
         try:
-            st = path.stat()
-        except FileNotFoundError:
-            return MISSING
-    if not stat.S_ISREG(st.st_mode):
-        return MODIFIED
-    if links_to_cache(path, st, entry, cache):
-        return CLEAN
-    if st.st_size != entry.size:
-        return MODIFIED
-    algorithm = parse_digest(entry.digest).algorithm
-    digest = stats.lookup(rel, st, algorithm)
-    if digest is None:
-        started = time.time()
-        digest = digest_file(path, algorithm)
-        stats.remember([(rel, st, digest)], started)
-    return CLEAN if digest == entry.digest else MODIFIED
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return MISSING, None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
+        return MODIFIED, st
+    known = stats.lookup(rel, st, entry.digest.partition(":")[0])
+    if known is not None:
+        return (CLEAN if known == entry.digest else MODIFIED), st
+    return None, st
+
+
+def file_states(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache, stats: StatCache) -> list[str]:
+    """CLEAN, MODIFIED or MISSING for each (path, entry): stat first, then hash in
+    parallel only the files whose stat the stat cache does not vouch for."""
+    prefix = f"{repo.workdir}{os.sep}"
+    states: list[str | None] = []
+    to_hash = []
+    for index, (rel, entry) in enumerate(items):
+        state, st = _quick_state(prefix + rel, rel, entry, cache, stats)
+        states.append(state)
+        if state is None:
+            to_hash.append((index, rel, entry, st))
+    started = time.time()
+
+    def hash_one(job: tuple[int, str, Entry, os.stat_result]) -> tuple[int, str, os.stat_result, str | None]:
+        index, rel, entry, st = job
+        try:
+            return index, rel, st, digest_file(prefix + rel, entry.digest.partition(":")[0])
+        except (FileNotFoundError, NotADirectoryError):
+            return index, rel, st, None
+
+    fresh = []
+    for index, rel, st, digest in parallel_map(hash_one, to_hash):
+        states[index] = MISSING if digest is None else CLEAN if digest == items[index][1].digest else MODIFIED
+        if digest is not None:
+            fresh.append((rel, st, digest))
+    stats.remember(fresh, started)
+    stats.flush()
+    return states  # type: ignore[return-value]
+
+
+def file_state(repo: GitRepo, rel: str, entry: Entry, cache: Cache, stats: StatCache) -> str:
+    return file_states(repo, [(rel, entry)], cache, stats)[0]
 
 
 class Status(NamedTuple):
@@ -115,10 +147,11 @@ def compare(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry], cache: 
             scopes: list[str]) -> Status:
     """What in `scope` differs from the manifests, plus untracked files under whole directories."""
     items = sorted(scope.items())
-    states = list(parallel_map(lambda item: file_state(repo, item[0], item[1], cache, stats), items))
+    states = file_states(repo, items, cache, stats)
     modified = [rel for (rel, _), s in zip(items, states) if s == MODIFIED]
     missing = [rel for (rel, _), s in zip(items, states) if s == MISSING]
-    not_in_cache = [rel for (rel, entry), s in zip(items, states) if s == CLEAN and not cache.has(entry.digest)]
+    absent = cache.missing(entry.digest for (_, entry), s in zip(items, states) if s == CLEAN)
+    not_in_cache = [rel for (rel, entry), s in zip(items, states) if s == CLEAN and entry.digest in absent]
     untracked = untracked_files(repo, tracked, scopes)
     return Status(modified, missing, not_in_cache, untracked)
 
@@ -126,11 +159,12 @@ def compare(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry], cache: 
 def walk_files(workdir: Path, directory: str, rules: IgnoreRules) -> Iterator[str]:
     """Repo-relative paths of the regular files and symlinks under a directory, minus ignored ones."""
     try:
-        items = list(os.scandir(workdir / directory))
+        items = list(os.scandir(os.path.join(workdir, directory)))
     except (FileNotFoundError, NotADirectoryError):
         return
+    prefix = directory + "/" if directory else ""
     for item in items:
-        rel = join(directory, item.name)
+        rel = prefix + item.name
         if item.is_dir(follow_symlinks=False):
             if not rules.ignored(rel, is_dir=True):
                 yield from walk_files(workdir, rel, rules)
@@ -161,28 +195,53 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             force: bool = False, method: str | None = None) -> RecheckResult:
     """Make each workspace file match its entry. A modified file is replaced only
     if its content is safe in the cache; with `force`, it is carried in first."""
-    def one(item: tuple[str, Entry]) -> tuple[str, str]:
-        rel, entry = item
+    items = sorted(files.items())
+    states = file_states(repo, items, cache, stats)
+    absent = cache.missing(entry.digest for _, entry in items)
+    safe_dirs = SafeDirs(repo.workdir)
+    written: list[tuple[str, os.stat_result, str]] = []
+
+    def one(job: tuple[tuple[str, Entry], str]) -> tuple[str, str]:
+        (rel, entry), state = job
         wanted = method or entry.method
-        state = file_state(repo, rel, entry, cache, stats)
-        if state == CLEAN and _has_method(repo.workdir / rel, wanted, entry, cache):
+        target = repo.workdir / rel
+        if state == CLEAN and _has_method(target, wanted, entry, cache):
             return rel, "clean"
-        if not cache.has(entry.digest):
+        if entry.digest in absent:
             return rel, "unavailable"
-        target = ensure_inside(repo.workdir, rel)
+        safe_dirs.check(rel)
         if state == MODIFIED and not _content_is_safe(target, entry, cache, force):
             return rel, "kept"
-        if target.is_dir() and not target.is_symlink():
+        if state == MISSING and target.is_dir() and not target.is_symlink():
             return rel, "kept"
-        materialise(cache.path(entry.digest), target, wanted, entry.executable)
+        used = materialise(cache.path(entry.digest), target, wanted, entry.executable)
+        if used in ("copy", "reflink"):
+            written.append((rel, os.stat(target), entry.digest))
         return rel, "restored"
 
-    outcomes = list(parallel_map(one, sorted(files.items())))
+    outcomes = parallel_map(one, list(zip(items, states)))
+    # We wrote these bytes ourselves just now, so their stat vouches for their digest.
+    stats.remember(written, read_after=math.inf)
+    stats.flush()
     return RecheckResult(
         [r for r, o in outcomes if o == "restored"],
         [r for r, o in outcomes if o == "kept"],
         [r for r, o in outcomes if o == "unavailable"],
     )
+
+
+class SafeDirs:
+    """Checks, once per directory, that no symlink leads a manifest path out of the worktree."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.known: set[str] = set()
+
+    def check(self, rel: str) -> None:
+        directory = rel.rpartition("/")[0]
+        if directory not in self.known:
+            ensure_inside(self.workdir, rel)
+            self.known.add(directory)
 
 
 def _has_method(path: Path, method: str, entry: Entry, cache: Cache) -> bool:

@@ -85,16 +85,9 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     staged = record(project, recorded.changes, whole_add=new_whole,
                     ignore=ignore_targets(recorded.changes, whole_dirs))
     if taken:
-        _remove_from_git_index(project, taken)
+        git.remove_from_index(project.repo, taken)
         staged += taken
     output.info(f"added {len(recorded.changes)} file(s), {recorded.unchanged} unchanged")
     commit_if_asked(project, staged, commit, message, "git data add " + " ".join(rels))
     return staged
 
-
-def _remove_from_git_index(project: Project, rels: list[str]) -> None:
-    index = project.repo.raw.index
-    for rel in rels:
-        if rel in index:
-            index.remove(rel)
-    index.write()
