@@ -1,0 +1,265 @@
+"""Tracked data across history: manifests at any ref, the refs that keep data alive,
+and the commits reachable from them. Shared by diff, cat, cache, gc, fsck and import.
+
+Manifests are memoised by the id of their `.gitdata/tree` git tree, so walking a long
+history costs one parse per distinct manifest state, not one per commit."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+
+from gitdata.errors import GitDataError
+from gitdata.git import GitRepo, gitdata_tree, resolve_commit, subtree
+from gitdata.manifest import Entry, Tracked, read_tree, read_workspace
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitdata.project import Project
+
+WORKSPACE = None  # the `rev` that means "the manifests in the working tree"
+_EMPTY = Tracked({}, frozenset())
+
+
+class Tip(NamedTuple):
+    name: str        # e.g. refs/heads/main, HEAD, worktrees/wt/HEAD, refs/stash@{1}
+    commit_id: str
+
+
+def tracked_at(repo: GitRepo, rev: str | None) -> Tracked:
+    """The manifests at a revision, or in the working tree when rev is None."""
+    if rev is None:
+        return read_workspace(repo.workdir)
+    return read_tree(repo, gitdata_tree(repo, rev))
+
+
+class ManifestMemo:
+    """Tracked sets by `.gitdata/tree` tree id, parsed once each."""
+
+    def __init__(self, repo: GitRepo) -> None:
+        self.repo = repo
+        self._by_tree: dict[str, Tracked] = {}
+
+    def tree_id(self, commit: pygit2.Commit) -> str | None:
+        tree = subtree(subtree(commit.tree, ".gitdata"), "tree")
+        return str(tree.id) if tree is not None else None
+
+    def at_commit(self, commit: pygit2.Commit) -> Tracked:
+        key = self.tree_id(commit)
+        if key is None:
+            return _EMPTY
+        found = self._by_tree.get(key)
+        if found is None:
+            found = read_tree(self.repo, subtree(commit.tree, ".gitdata"))
+            self._by_tree[key] = found
+        return found
+
+
+# -- refs that keep data alive ----------------------------------------------
+
+def _peel_commit(repo: GitRepo, oid: object) -> str | None:
+    import pygit2
+
+    try:
+        obj = repo.raw[oid]
+        return str(obj.peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        return None
+
+
+def _head_file_commit(repo: GitRepo, head_file: Path) -> str | None:
+    try:
+        text = head_file.read_text().strip()
+    except OSError:
+        return None
+    if text.startswith("ref:"):
+        ref = text[4:].strip()
+        try:
+            return _peel_commit(repo, repo.raw.references[ref].resolve().target)
+        except (KeyError, ValueError):
+            return None  # an unborn branch
+    return _peel_commit(repo, text)
+
+
+def worktree_heads(repo: GitRepo) -> list[Tip]:
+    """HEAD of the main worktree and of every linked worktree."""
+    tips = []
+    main_head = _head_file_commit(repo, repo.common_dir / "HEAD")
+    if main_head:
+        tips.append(Tip("HEAD", main_head))
+    for git_dir in _linked_worktree_dirs(repo):
+        head = _head_file_commit(repo, git_dir / "HEAD")
+        if head:
+            tips.append(Tip(f"worktrees/{git_dir.name}/HEAD", head))
+    return tips
+
+
+def _linked_worktree_dirs(repo: GitRepo) -> list[Path]:
+    base = repo.common_dir / "worktrees"
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
+def worktree_workdirs(repo: GitRepo) -> list[Path]:
+    """The working trees of this repository (main and linked) that still exist."""
+    dirs = [repo.workdir]
+    if repo.common_dir.name == ".git" and repo.common_dir.parent.is_dir():
+        dirs.append(repo.common_dir.parent)
+    for git_dir in _linked_worktree_dirs(repo):
+        try:
+            dot_git = Path((git_dir / "gitdir").read_text().strip())
+        except OSError:
+            continue
+        if dot_git.parent.is_dir():
+            dirs.append(dot_git.parent)
+    unique: dict[str, Path] = {}
+    for d in dirs:
+        unique.setdefault(os.path.realpath(d), d)
+    return list(unique.values())
+
+
+def local_tips(repo: GitRepo) -> list[Tip]:
+    """Every local branch and tag, every stash entry and every worktree HEAD."""
+    tips = worktree_heads(repo)
+    raw = repo.raw
+    for name in raw.references:
+        if name.startswith(("refs/heads/", "refs/tags/")):
+            commit = _peel_commit(repo, raw.references[name].resolve().target)
+            if commit:
+                tips.append(Tip(name, commit))
+    if "refs/stash" in raw.references:
+        for number, entry in enumerate(raw.references["refs/stash"].log()):
+            commit = _peel_commit(repo, entry.oid_new)
+            if commit:
+                tips.append(Tip(f"refs/stash@{{{number}}}", commit))
+    return tips
+
+
+def branch_tips(repo: GitRepo) -> list[Tip]:
+    """Local branch tips and worktree HEADs (no tags, no stash)."""
+    tips = worktree_heads(repo)
+    raw = repo.raw
+    for name in raw.references:
+        if name.startswith("refs/heads/"):
+            commit = _peel_commit(repo, raw.references[name].resolve().target)
+            if commit:
+                tips.append(Tip(name, commit))
+    return tips
+
+
+def remote_tips(repo: GitRepo) -> list[Tip]:
+    raw = repo.raw
+    tips = []
+    for name in raw.references:
+        if name.startswith("refs/remotes/"):
+            ref = raw.references[name]
+            try:
+                commit = _peel_commit(repo, ref.resolve().target)
+            except (KeyError, ValueError):
+                continue  # refs/remotes/origin/HEAD pointing at a missing branch
+            if commit:
+                tips.append(Tip(name, commit))
+    return tips
+
+
+def commits_from(repo: GitRepo, tips: Iterable[Tip]) -> Iterator[pygit2.Commit]:
+    """Every commit reachable from the tips, newest first (each once)."""
+    import pygit2
+
+    ids = sorted({tip.commit_id for tip in tips})
+    if not ids:
+        return
+    walker = repo.raw.walk(ids[0], pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+    for other in ids[1:]:
+        walker.push(pygit2.Oid(hex=other))
+    yield from walker
+
+
+def workspace_trackeds(repo: GitRepo) -> list[tuple[Path, Tracked]]:
+    """The workspace manifests of every worktree; an unreadable one is an error,
+    since deciding what to keep without it could lose data."""
+    found = []
+    for workdir in worktree_workdirs(repo):
+        found.append((workdir, read_workspace(workdir)))
+    return found
+
+
+def digests_of(tracked: Tracked) -> set[str]:
+    return {entry.digest for entry in tracked.files.values()}
+
+
+def referenced_by_history(repo: GitRepo, tips: Iterable[Tip], memo: ManifestMemo | None = None) -> set[str]:
+    """Every object referenced by any commit reachable from the tips."""
+    memo = memo or ManifestMemo(repo)
+    seen_trees: set[str] = set()
+    found: set[str] = set()
+    for commit in commits_from(repo, tips):
+        key = memo.tree_id(commit)
+        if key is None or key in seen_trees:
+            continue
+        seen_trees.add(key)
+        found |= digests_of(memo.at_commit(commit))
+    return found
+
+
+# -- one path at one rev -----------------------------------------------------
+
+def entry_at(project: Project, rel: str, rev: str | None) -> Entry:
+    """The entry of a tracked file at a revision (None: the workspace manifests)."""
+    tracked = tracked_at(project.repo, rev)
+    entry = tracked.files.get(rel)
+    if entry is None:
+        where = f"at {rev}" if rev else "in the workspace manifests"
+        if tracked.under(rel):
+            raise GitDataError(f"'{rel}' is a tracked directory {where}; name a file inside it")
+        raise GitDataError(f"'{rel}' is not tracked by git-data {where}")
+    return entry
+
+
+def check_rev(repo: GitRepo, rev: str) -> None:
+    resolve_commit(repo, rev)
+
+
+# -- objects -----------------------------------------------------------------
+
+def ensure_in_cache(project: Project, digests: Iterable[str], fetch: bool = True) -> list[str]:
+    """Bring missing objects into the cache from the default storage (when `fetch`).
+    Returns the digests that are still missing."""
+    missing = sorted({d for d in digests if not project.cache.has(d)})
+    if not missing or not fetch:
+        return missing
+    try:
+        from gitdata import transfer
+    except ImportError:
+        return missing
+    if transfer.default_storage_name(project) is None:
+        return missing
+    lacking = set(transfer.download_missing(project, missing))
+    return [d for d in missing if d in lacking or not project.cache.has(d)]
+
+
+def require_in_cache(project: Project, digests: Iterable[str], fetch: bool = True,
+                     names: dict[str, str] | None = None) -> None:
+    """Like ensure_in_cache, but an error naming what could not be found."""
+    missing = ensure_in_cache(project, digests, fetch)
+    if not missing:
+        return
+    first = missing[0]
+    label = (names or {}).get(first, first)
+    hint = "run without --no-fetch, or 'git data fetch'" if not fetch else \
+        "it is in neither the cache nor the default storage"
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    raise GitDataError(f"content of '{label}' ({first[:16]}) is not available{more}: {hint}")
+
+
+def default_storage(project: Project) -> str | None:
+    try:
+        from gitdata import transfer
+    except ImportError:
+        return None
+    return transfer.default_storage_name(project)
+
+
+def short(digest: str) -> str:
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"{algorithm}:{hexdigest[:12]}"

@@ -1,0 +1,95 @@
+"""Which objects a gc keeps. A retention policy names the versions worth keeping;
+objects outside it are candidates, and a candidate still referenced by any local
+history is removed only when a storage holds it (or the user forces it), so gc
+never destroys the last copy of a committed version by surprise."""
+from __future__ import annotations
+
+import re
+import time
+from typing import NamedTuple
+
+from gitdata import history
+from gitdata.errors import UsageError
+from gitdata.git import GitRepo
+
+_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w|mo|y)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """'30d', '12h', '2w', '90m', '0' -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"bad duration '{text}' (use e.g. 30d, 12h, 2w, 90min, 0)")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+class Policy(NamedTuple):
+    workspace_only: bool = False     # -w: what HEAD and the workspaces use
+    all_branches: bool = False       # -a: the tips of every branch and tag
+    keep: int | None = None          # --keep N: the N newest versions of every path
+    older_than: float | None = None  # --older-than: versions in commits newer than this
+
+    @property
+    def is_default(self) -> bool:
+        return not (self.workspace_only or self.all_branches or self.keep is not None or self.older_than is not None)
+
+    def describe(self) -> str:
+        if self.is_default:
+            return "everything reachable from local branches, tags, stashes and worktrees"
+        parts = ["HEAD and the workspaces" if self.workspace_only else "branch and tag tips and the workspaces"]
+        if self.keep is not None:
+            parts.append(f"the {self.keep} newest version(s) of every path")
+        if self.older_than is not None:
+            parts.append(f"versions committed in the last {self.older_than / 86400:g} day(s)")
+        return ", ".join(parts)
+
+
+def newest_versions(repo: GitRepo, tips: list[history.Tip], count: int, memo: history.ManifestMemo) -> set[str]:
+    """The `count` most recent distinct contents of every tracked path along history
+    (files inside tracked directories included), newest commits first."""
+    versions: dict[str, list[str]] = {}
+    seen_trees: set[str] = set()
+    for commit in history.commits_from(repo, tips):
+        key = memo.tree_id(commit)
+        if key is None or key in seen_trees:
+            continue
+        seen_trees.add(key)
+        for rel, entry in memo.at_commit(commit).files.items():
+            found = versions.setdefault(rel, [])
+            if len(found) < count and entry.digest not in found:
+                found.append(entry.digest)
+    return {digest for found in versions.values() for digest in found}
+
+
+def recent_versions(repo: GitRepo, tips: list[history.Tip], cutoff: float, memo: history.ManifestMemo) -> set[str]:
+    kept: set[str] = set()
+    seen_trees: set[str] = set()
+    for commit in history.commits_from(repo, tips):
+        if commit.commit_time < cutoff:
+            continue
+        key = memo.tree_id(commit)
+        if key is None or key in seen_trees:
+            continue
+        seen_trees.add(key)
+        kept |= history.digests_of(memo.at_commit(commit))
+    return kept
+
+
+def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now: float | None = None) -> set[str]:
+    """Objects the policy keeps: always every worktree's workspace manifests, plus
+    the versions the policy names."""
+    kept: set[str] = set()
+    for _, tracked in history.workspace_trackeds(repo):
+        kept |= history.digests_of(tracked)
+    if policy.is_default:
+        return kept | history.referenced_by_history(repo, history.local_tips(repo), memo)
+    tips = history.worktree_heads(repo) if policy.workspace_only else history.local_tips(repo)
+    for tip in tips:
+        kept |= history.digests_of(memo.at_commit(repo.raw[tip.commit_id]))
+    if policy.keep is not None:
+        kept |= newest_versions(repo, tips, policy.keep, memo)
+    if policy.older_than is not None:
+        cutoff = (now or time.time()) - policy.older_than
+        kept |= recent_versions(repo, tips, cutoff, memo)
+    return kept
