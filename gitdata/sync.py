@@ -1,0 +1,314 @@
+"""Bring the workspace from one `.gitdata` tree to another, after git moved HEAD.
+
+Only manifests whose blob ids differ are read (the trees are compared by id,
+so unchanged directories cost nothing). Files whose unsaved content is not in
+the cache are never overwritten or deleted: they are kept and reported, and
+the rest proceeds.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+
+from gitdata import manifest, output
+from gitdata.errors import GitDataError
+from gitdata.manifest import Entry
+from gitdata.paths import join
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitdata.git import GitRepo
+    from gitdata.project import Project
+
+ZERO_SHA = "0" * 40
+
+
+class ManifestChange(NamedTuple):
+    directory: str
+    old: dict[str, Entry]
+    new: dict[str, Entry]
+
+
+class SyncResult(NamedTuple):
+    restored: list[str]
+    removed: list[str]
+    kept: list[str]          # modified, unsaved content: left as it is
+    unavailable: list[str]   # content in neither the cache nor the storage
+    fetched: int
+
+
+# -- what changed --------------------------------------------------------------
+
+def gitdata_tree_at(repo: GitRepo, rev: str | None) -> pygit2.Tree | None:
+    """The `.gitdata` tree of a commit; None for an unborn/zero/unknown rev or no `.gitdata`."""
+    from gitdata.git import gitdata_tree
+
+    if not rev or rev.strip("0") == "":
+        return None
+    try:
+        return gitdata_tree(repo, rev)
+    except GitDataError:
+        return None
+
+
+def _items(repo: GitRepo, tree: pygit2.Tree | None) -> dict[str, tuple[str, object]]:
+    import pygit2
+
+    if tree is None:
+        return {}
+    kinds = {pygit2.GIT_OBJECT_TREE: "tree", pygit2.GIT_OBJECT_BLOB: "blob"}
+    return {item.name: (kinds.get(item.type, "other"), item.id) for item in tree}
+
+
+def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
+               prefix: str = "") -> Iterator[tuple[str, object | None, object | None]]:
+    """(path, old blob id, new blob id) of every blob that differs, descending
+    only into subtrees whose ids differ."""
+    if old is not None and new is not None and old.id == new.id:
+        return
+    old_items, new_items = _items(repo, old), _items(repo, new)
+    for name in sorted(set(old_items) | set(new_items)):
+        o, n = old_items.get(name), new_items.get(name)
+        if o == n:
+            continue
+        path = prefix + name
+        o_tree = repo.raw[o[1]] if o and o[0] == "tree" else None
+        n_tree = repo.raw[n[1]] if n and n[0] == "tree" else None
+        if o_tree is not None or n_tree is not None:
+            yield from diff_blobs(repo, o_tree, n_tree, path + "/")
+        o_blob = o[1] if o and o[0] == "blob" else None
+        n_blob = n[1] if n and n[0] == "blob" else None
+        if o_blob != n_blob:
+            yield path, o_blob, n_blob
+
+
+def _parse_blob(repo: GitRepo, blob_id: object | None, source: str) -> dict[str, Entry]:
+    if blob_id is None:
+        return {}
+    entries, _ = manifest.parse(repo.raw[blob_id].data, source)
+    return entries
+
+
+def changed_manifests(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None) -> list[ManifestChange]:
+    """The manifests that differ between two `.gitdata` trees, parsed."""
+    from gitdata.git import subtree
+
+    changes = []
+    for relpath, old_blob, new_blob in diff_blobs(repo, subtree(old, "tree"), subtree(new, "tree")):
+        if relpath.rsplit("/", 1)[-1] != manifest.MANIFEST_NAME:
+            continue
+        source = f"{manifest.TREE_DIR}/{relpath}"
+        try:
+            directory = manifest.directory_of(relpath)
+            changes.append(ManifestChange(directory, _parse_blob(repo, old_blob, source),
+                                          _parse_blob(repo, new_blob, source)))
+        except GitDataError as exc:
+            output.warn(f"{exc}; that directory was not updated")
+    return changes
+
+
+def directories_touched_since_sync(repo: GitRepo) -> list[str]:
+    """Directories whose workspace manifest was written after the last sync
+    (a file checkout, a squash merge, the picks of a rebase)."""
+    from gitdata.hooks import SYNC_STAMP
+
+    stamp = repo.git_dir / SYNC_STAMP
+    try:
+        since = stamp.stat().st_mtime_ns
+    except FileNotFoundError:
+        since = 0
+    root = repo.workdir / manifest.TREE_DIR
+    found = []
+    for dirpath, _, filenames in os.walk(root):
+        if manifest.MANIFEST_NAME in filenames:
+            path = Path(dirpath) / manifest.MANIFEST_NAME
+            if path.stat().st_mtime_ns >= since:
+                try:
+                    found.append(manifest.directory_of(path.relative_to(root).as_posix()))
+                except GitDataError as exc:
+                    output.warn(str(exc))
+    return sorted(found)
+
+
+def workspace_changes(repo: GitRepo, directories: Iterable[str]) -> list[ManifestChange]:
+    """The workspace manifests of these directories, as changes with nothing removed
+    (without a committed 'before', nothing is deleted)."""
+    changes = []
+    for directory in directories:
+        try:
+            entries, _ = manifest.read_directory(repo.workdir, directory)
+        except GitDataError as exc:
+            output.warn(f"{exc}; that directory was not updated")
+            continue
+        changes.append(ManifestChange(directory, {}, entries))
+    return changes
+
+
+# -- applying ------------------------------------------------------------------
+
+def sync(project: Project, changes: list[ManifestChange], storage: str | None = None) -> SyncResult:
+    """Make the workspace follow these manifest changes: remove files no longer
+    tracked (only if their content is safe in the cache), fetch missing objects,
+    recheck changed entries."""
+    from gitdata.hooks import touch_sync_stamp
+    from gitdata.locks import lock
+    from gitdata.workspace import recheck
+
+    wanted: dict[str, Entry] = {}
+    gone: dict[str, Entry] = {}
+    for change in changes:
+        for name, entry in change.new.items():
+            if change.old.get(name) != entry:
+                wanted[join(change.directory, name)] = entry
+        for name, entry in change.old.items():
+            if name not in change.new:
+                gone[join(change.directory, name)] = entry
+    with lock(project.repo, "sync"):
+        removed, kept_gone = remove_untracked(project, gone)
+        fetched = fetch_missing(project, wanted, storage)
+        result = recheck(project.repo, wanted, project.cache, project.stat_cache())
+        touch_sync_stamp(project.repo.git_dir)
+    return SyncResult(result.restored, removed, sorted(result.kept + kept_gone), result.unavailable, fetched)
+
+
+def fetch_missing(project: Project, wanted: dict[str, Entry], storage: str | None) -> int:
+    """Download what the cache lacks from the (default) storage. Never raises: what
+    cannot be fetched is reported by the recheck as unavailable."""
+    missing = sorted({e.digest for rel, e in wanted.items() if not project.cache.has(e.digest)
+                      and not _already_there(project, rel, e)})
+    if not missing:
+        return 0
+    try:
+        from gitdata import transfer
+
+        name = storage or transfer.default_storage_name(project)
+        if name is None:
+            output.warn(f"{len(missing)} object(s) are not in the cache and no default storage is set")
+            return 0
+        absent = transfer.download_missing(project, missing, name)
+    except GitDataError as exc:
+        output.warn(f"could not fetch {len(missing)} object(s): {exc}")
+        return 0
+    return len(missing) - len(absent)
+
+
+def _already_there(project: Project, rel: str, entry: Entry) -> bool:
+    """A workspace file that already has the entry's content needs no download."""
+    path = project.workdir / rel
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
+        return False
+    from gitdata.hashing import parse_digest
+
+    stats = project.stat_cache()
+    return stats.lookup(rel, st, parse_digest(entry.digest).algorithm) == entry.digest
+
+
+def remove_untracked(project: Project, gone: dict[str, Entry]) -> tuple[list[str], list[str]]:
+    """Delete files the new manifests no longer track, when their content is in the
+    cache; returns (removed, kept). Paths git now tracks are git's, not ours."""
+    if not gone:
+        return [], []
+    from gitdata.fsutil import remove_empty_parents
+    from gitdata.git import index_paths
+    from gitdata.hashing import digest_file, parse_digest
+    from gitdata.paths import ensure_inside
+
+    in_git = index_paths(project.repo)
+    removed, kept = [], []
+    for rel, entry in sorted(gone.items()):
+        if rel in in_git:
+            continue
+        try:
+            path = ensure_inside(project.workdir, rel)
+            st = path.lstat()
+        except (GitDataError, FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            safe = os.readlink(path).startswith(str(project.cache.root) + os.sep)
+        elif stat.S_ISREG(st.st_mode):
+            algorithm = parse_digest(entry.digest).algorithm
+            digest = project.stat_cache().lookup(rel, st, algorithm) or digest_file(path, algorithm)
+            safe = project.cache.has(digest)
+        else:
+            continue
+        if safe:
+            path.unlink()
+            remove_empty_parents(path.parent, project.workdir)
+            removed.append(rel)
+        else:
+            kept.append(rel)
+    return removed, kept
+
+
+def report(result: SyncResult, what: str) -> None:
+    """Say what the hook did; never raise (a hook must not fail git)."""
+    done = []
+    if result.restored:
+        done.append(f"updated {len(result.restored)} file(s)")
+    if result.removed:
+        done.append(f"removed {len(result.removed)}")
+    if result.fetched:
+        done.append(f"fetched {result.fetched} object(s)")
+    if done:
+        output.info(f"git-data: {what}: {', '.join(done)}")
+    for rel in result.kept:
+        output.warn(f"{rel}: has changes that are not saved in the cache; kept as it is "
+                    "('git data commit' saves them, 'git data checkout --force' replaces them)")
+    for rel in result.unavailable:
+        output.warn(f"{rel}: content is not in the cache or the storage; run 'git data fetch' "
+                    "or 'git data pull' when it is")
+
+
+def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
+    """During or after a merge: workspace manifests that differ from HEAD's. An entry
+    HEAD has and the workspace lacks counts as removed only when the merged branch
+    (MERGE_HEAD) lacks it too, so files the user untracked are never touched."""
+    import pygit2
+
+    from gitdata.git import subtree
+
+    head = subtree(gitdata_tree_at(repo, "HEAD"), "tree")
+    merging = (repo.git_dir / "MERGE_HEAD").is_file()
+    theirs = subtree(gitdata_tree_at(repo, "MERGE_HEAD"), "tree") if merging else None
+    root = repo.workdir / manifest.TREE_DIR
+    changes = []
+    for dirpath, _, filenames in os.walk(root):
+        if manifest.MANIFEST_NAME not in filenames:
+            continue
+        path = Path(dirpath) / manifest.MANIFEST_NAME
+        relpath = path.relative_to(root).as_posix()
+        data = path.read_bytes()
+        head_blob = _blob_id(head, relpath)
+        if head_blob is not None and pygit2.hash(data) == head_blob:
+            continue
+        source = f"{manifest.TREE_DIR}/{relpath}"
+        try:
+            directory = manifest.directory_of(relpath)
+            new, _ = manifest.parse(data, source)
+            old = _parse_blob(repo, head_blob, source)
+            their_entries = _parse_blob(repo, _blob_id(theirs, relpath), source) if merging else None
+        except GitDataError as exc:
+            output.warn(f"{exc}; that directory was not updated")
+            continue
+        if their_entries is None:
+            old = {n: e for n, e in old.items() if n in new}
+        else:
+            old = {n: e for n, e in old.items() if n in new or n not in their_entries}
+        changes.append(ManifestChange(directory, old, new))
+    return changes
+
+
+def _blob_id(tree: pygit2.Tree | None, relpath: str) -> object | None:
+    if tree is None:
+        return None
+    try:
+        return tree[relpath].id
+    except KeyError:
+        return None
