@@ -1,0 +1,151 @@
+"""Step outputs: carried into the cache and recorded in the manifests after a run (so
+they push, pull and restore like any tracked data), protected before a run, and
+restored from the cache instead of recomputed when the inputs are ones seen before.
+
+The run cache remembers, locally, which outputs each (command, inputs) produced:
+`<git common dir>/data/runs/<2 hex>/<rest>.json`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+from gitdata.errors import GitDataError
+from gitdata.paths import ensure_inside, is_under
+from gitdata.pipeline.model import Step
+from gitdata.project import Project
+
+
+class Recorded(NamedTuple):
+    outputs: dict[str, str]     # output file -> digest
+    staged: list[str]           # manifests and .gitignore files written
+
+
+class Settings(NamedTuple):
+    algorithm: str
+    default_method: str
+
+
+def settings(project: Project) -> Settings:
+    from gitdata import config
+
+    method = config.get(project.repo, "core.method", "copy") or "copy"
+    return Settings(config.hash_algorithm(project.repo), method)
+
+
+def expand(project: Project, step: Step) -> tuple[list[str], list[str]]:
+    """(output files as they are now, output directories); a declared output that is
+    not there is an error: the command did not do what the step says."""
+    from gitdata.pipeline.deps import files_under
+
+    files: list[str] = []
+    dirs: list[str] = []
+    for out in step.outputs:
+        path = ensure_inside(project.workdir, out.path)
+        if out.kind == "dir":
+            if not path.is_dir():
+                raise GitDataError(f"step '{step.name}' did not produce its output directory '{out.path}'")
+            dirs.append(out.path)
+            files += files_under(project.workdir, out.path)
+        elif path.is_file():
+            files.append(out.path)
+        else:
+            raise GitDataError(f"step '{step.name}' did not produce its output '{out.path}'")
+    return sorted(set(files)), dirs
+
+
+def record(project: Project, step: Step, config: Settings) -> Recorded:
+    """Hash the outputs, carry them into the cache, record them in the manifests."""
+    from gitdata.track import cache_files, ignore_targets
+    from gitdata.track import record as record_manifests
+
+    files, dirs = expand(project, step)
+    tracked = project.tracked()
+    result = cache_files(project, files, tracked, config.algorithm, None, config.default_method)
+    changes = dict(result.changes)
+    for directory in dirs:
+        for rel in tracked.under(directory):
+            if rel not in files:
+                changes[rel] = None
+    new_dirs = [d for d in dirs if d not in tracked.whole_dirs]
+    staged = record_manifests(project, changes, whole_add=new_dirs,
+                              ignore=ignore_targets([r for r in files if r not in tracked.files], new_dirs))
+    digests = {rel: (changes.get(rel) or tracked.files[rel]).digest for rel in files}  # type: ignore[union-attr]
+    return Recorded(digests, staged)
+
+
+def protect(project: Project, current: dict[str, str | None], algorithm: str) -> list[str]:
+    """Carry existing output files whose content is nowhere else into the cache before a
+    command may overwrite them. Returns the files carried in."""
+    carried = []
+    for rel, digest in current.items():
+        if digest is None or project.cache.has(digest):
+            continue
+        path = project.workdir / rel
+        if path.is_file():
+            project.cache.add_file(path, algorithm)
+            carried.append(rel)
+    return carried
+
+
+def restorable(project: Project, outputs: dict[str, str] | None, step: Step) -> bool:
+    if not outputs:
+        return False
+    declared = {o.path for o in step.outputs}
+    covered = all(any(is_under(rel, d) for rel in outputs) for d in declared)
+    return covered and all(project.cache.has(d) for d in outputs.values())
+
+
+def restore(project: Project, outputs: dict[str, str], step: Step, config: Settings) -> Recorded:
+    """Put the outputs back from the cache, then record them like a run would."""
+    from gitdata.fsutil import materialise
+
+    tracked = project.tracked()
+    for out in step.outputs:   # a directory output holds exactly what was recorded
+        if out.kind == "dir":
+            from gitdata.pipeline.deps import files_under
+
+            for rel in files_under(project.workdir, out.path):
+                if rel not in outputs:
+                    (project.workdir / rel).unlink()
+    for rel, digest in sorted(outputs.items()):
+        target = ensure_inside(project.workdir, rel)
+        old = tracked.files.get(rel)
+        method = old.method if old else config.default_method
+        materialise(project.cache.path(digest), target, method, old.executable if old else False)
+    return record(project, step, config)
+
+
+# -- the run cache ---------------------------------------------------------------------------
+
+def run_key(step: Step, snapshot: dict[str, str]) -> str:
+    from gitdata.hashing import digest_bytes
+
+    text = json.dumps([snapshot, sorted(step.outputs)], sort_keys=True)
+    return digest_bytes(text.encode("utf-8", "surrogateescape"))[3:]
+
+
+def _run_path(project: Project, key: str) -> Path:
+    return project.repo.data_dir / "runs" / key[:2] / f"{key[2:]}.json"
+
+
+def remember_run(project: Project, step: Step, snapshot: dict[str, str], outputs: dict[str, str]) -> None:
+    if not outputs:
+        return
+    from gitdata.fsutil import atomic_write
+
+    atomic_write(_run_path(project, run_key(step, snapshot)), json.dumps({"outputs": outputs}, sort_keys=True).encode())
+
+
+def cached_run(project: Project, step: Step, snapshot: dict[str, str]) -> dict[str, str] | None:
+    from gitdata.hashing import is_digest
+    from gitdata.paths import check_relpath
+
+    try:
+        data = json.loads(_run_path(project, run_key(step, snapshot)).read_text())
+        outputs = data["outputs"]
+        if all(isinstance(d, str) and is_digest(d) and check_relpath(r) for r, d in outputs.items()):
+            return dict(outputs)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, GitDataError):
+        pass
+    return None
