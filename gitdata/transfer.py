@@ -9,7 +9,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from gitdata import config, output
 from gitdata.errors import GitDataError
@@ -18,6 +18,7 @@ from gitdata.storage import Storage, default_jobs, open_storage, storage_config
 if TYPE_CHECKING:
     import pygit2
 
+    from gitdata.manifest import Entry
     from gitdata.project import Project
 
 MAX_FAILURES = 5
@@ -265,3 +266,10 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
 def download_missing(project: Project, digests: Iterable[str], storage_name: str | None = None,
                      jobs: int | None = None) -> list[str]:
     return download_with(project, open_named_storage(project, storage_name), digests, jobs)
+
+
+def not_in_storage(project: Project, files: Mapping[str, Entry], storage_name: str | None = None) -> list[str]:
+    """Tracked paths whose content the storage lacks (for `status --storage`)."""
+    storage = open_named_storage(project, storage_name)
+    present = storage.exists(sorted({entry.digest for entry in files.values()}))
+    return sorted(rel for rel, entry in files.items() if entry.digest not in present)

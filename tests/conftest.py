@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.testing.helpers import gd, git, venv_bin
+from tests.testing.s3server import s3_bucket, s3_server  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)

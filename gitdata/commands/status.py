@@ -18,6 +18,12 @@ GROUPS = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-c", "--check-storage", action="store_true", help="also list files not in the default storage")
+    parser.add_argument("--storage", metavar="NAME", help="also list files not in this storage")
+    parser.add_argument("-s", "--step-status", action="append", default=[], metavar="STATE",
+                        help="only steps in these states: stale, upstream, error, fresh, disabled")
+    parser.add_argument("-x", "--exclude-step-status", action="append", default=[], metavar="STATE",
+                        help="hide steps in these states")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,11 +31,49 @@ def run(args: argparse.Namespace) -> int:
     scopes = scopes_or_all(project, args.paths)
     tracked = project.tracked()
     status = compare(project.repo, tracked, select(tracked, scopes), project.cache, project.stat_cache(), scopes)
+    absent = None
+    if args.check_storage or args.storage:
+        from gitdata.transfer import not_in_storage
+
+        absent = not_in_storage(project, select(tracked, scopes), args.storage)
+    from gitdata.merge import conflicts_if_merging, conflicts_json, show_conflicts
+
+    conflicts = conflicts_if_merging(project.repo)
+    steps = pipeline_steps(project, args.step_status, args.exclude_step_status)
     if args.json:
-        output.print_json({name: getattr(status, name) for name, _, _ in GROUPS})
+        extra = {"not_in_storage": absent} if absent is not None else {}
+        if conflicts:
+            extra["conflicts"] = conflicts_json(conflicts)
+        if steps is not None:
+            extra["steps"] = [state.as_json() for state in steps]
+        output.print_json({**{name: getattr(status, name) for name, _, _ in GROUPS}, **extra})
     else:
+        if conflicts:
+            show_conflicts(conflicts)
         show(status, len(tracked.files))
+        if absent:
+            output.out()
+            output.out(f"Not in storage '{args.storage or 'default'}' (use 'git data push'):")
+            for path in absent:
+                output.out("\t" + output.color(path, "yellow"))
+        if steps:
+            from gitdata.pipeline.report import show as show_steps
+
+            output.out()
+            show_steps(steps, output.out, output.color)
     return 0
+
+
+def pipeline_steps(project, only: list[str], exclude: list[str]):  # type: ignore[no-untyped-def]
+    """Pipeline steps and their freshness; None (at no cost) when there are no pipelines."""
+    from gitdata.pipeline.model import has_pipelines
+
+    if not has_pipelines(project.workdir):
+        return None
+    from gitdata.pipeline.report import check_states, step_states
+
+    wanted, hidden = check_states(only), check_states(exclude)
+    return [s for s in step_states(project) if (not wanted or s.state in wanted) and s.state not in hidden]
 
 
 def show(status: Status, total: int) -> None:

@@ -114,6 +114,7 @@ class GenericStorage:
         raise GitDataError(f"storage '{self.name}' needs a 'list' or 'exists' command in .gitdata/config")
 
     def list_digests(self) -> Iterator[str]:
+        self.prepare()
         proc = self._run("list", self._values(), "list")
         return digests_in(proc.stdout.splitlines())
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 MULTIPART = 64 << 20
 PART = 16 << 20
 HEAD_LIMIT = 64
+LIST_PAGES = 16
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
 ATTEMPTS = 3
@@ -55,6 +56,16 @@ def preset_settings(preset: str, endpoint: str | None, region: str | None,
     raise GitDataError(f"unknown S3 preset '{preset}' (choose from {', '.join(PRESETS)})")
 
 
+def parse_size(text: str | None, default: int, where: str) -> int:
+    """A byte count like 64M, 1G or 5242880 (a multipart threshold or part size)."""
+    if not text:
+        return default
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgKMG]?)i?[bB]?\s*", text)
+    if not match:
+        raise GitDataError(f"{where}: bad size '{text}' (e.g. 64M)")
+    return int(match.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[match.group(2).lower()]
+
+
 def env_prefix(name: str) -> str:
     return "GITDATA_STORAGE_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper() + "_"
 
@@ -71,8 +82,9 @@ class S3Storage:
     default_jobs = 16
 
     def __init__(self, name: str, url: str, endpoint: str | None = None, region: str | None = None,
-                 profile: str | None = None) -> None:
+                 profile: str | None = None, multipart: int = MULTIPART, part: int = PART) -> None:
         self.name, self.url = name, url
+        self.multipart, self.part = multipart, part
         self.bucket, self.prefix = parse_s3_url(url)
         self.endpoint, self.region, self.profile = endpoint, region, profile
         self._client: Any = None
@@ -84,7 +96,9 @@ class S3Storage:
         preset = config.get("preset")
         if preset:
             endpoint, region = preset_settings(preset, endpoint, region, config.get("accountid"))
-        return cls(config.name, config.url, endpoint, region, config.get("profile"))
+        multipart = parse_size(config.get("multipartthreshold"), MULTIPART, f"storage '{config.name}'")
+        part = parse_size(config.get("multipartchunksize"), PART, f"storage '{config.name}'")
+        return cls(config.name, config.url, endpoint, region, config.get("profile"), multipart, max(part, 5 << 20))
 
     def describe(self) -> str:
         where = f" at {self.endpoint}" if self.endpoint else ""
@@ -192,19 +206,37 @@ class S3Storage:
             raise self._error(exc, f"checking {key}") from None
 
     def exists(self, digests: list[str]) -> set[str]:
+        """Few digests: parallel HEADs. Many: one listing of the storage while it is small
+        (LIST_PAGES pages of 1000 keys), else parallel listings of just the shards
+        (<algorithm>/<2 hex>/) the digests live in, so a huge bucket costs no full scan."""
         if not digests:
             return set()
-        if len(digests) <= HEAD_LIMIT:
-            wanted = list(digests)
-            with ThreadPoolExecutor(16) as pool:
-                found = list(pool.map(lambda d: self._head(self._key(d)), wanted))
-            return {d for d, ok in zip(wanted, found) if ok}
-        # Many: list only the shards (algorithm/2 hex) they live in, in parallel.
-        shards = sorted({key_of(d)[: key_of(d).index("/") + 3] for d in digests})
+        wanted = set(digests)
+        if len(wanted) <= HEAD_LIMIT:
+            return self._heads(sorted(wanted))
+        held: set[str] = set()
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": 1000})
+        try:
+            for number, page in enumerate(pages):
+                if number >= LIST_PAGES:
+                    return self._shard_listing(wanted)
+                held.update(d for d in (digest_of_key(item["Key"][len(self.prefix):])
+                                        for item in page.get("Contents", ())) if d)
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "listing") from None
+        return held & wanted
+
+    def _heads(self, wanted: list[str]) -> set[str]:
         with ThreadPoolExecutor(16) as pool:
-            listed = pool.map(lambda shard: set(self._list(self.prefix + shard + "/")), shards)
-            held = set().union(*listed)
-        return held & set(digests)
+            found = list(pool.map(lambda d: self._head(self._key(d)), wanted))
+        return {d for d, ok in zip(wanted, found) if ok}
+
+    def _shard_listing(self, wanted: set[str]) -> set[str]:
+        shards = sorted({key_of(d)[: key_of(d).index("/") + 3] for d in wanted})
+        with ThreadPoolExecutor(16) as pool:
+            listed = list(pool.map(lambda shard: set(self._list(self.prefix + shard + "/")), shards))
+        return set().union(*listed) & wanted
 
     def _list(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -223,13 +255,14 @@ class S3Storage:
     def _transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
 
-        return TransferConfig(multipart_threshold=MULTIPART, multipart_chunksize=PART, max_concurrency=8)
+        return TransferConfig(multipart_threshold=self.multipart, multipart_chunksize=self.part,
+                              max_concurrency=8)
 
     def upload(self, digest: str, src: Path) -> None:
         # S3 makes an object visible only once its PUT (or multipart upload) completes.
         self.prepare()
         key = self._key(digest)
-        if os.path.getsize(src) < MULTIPART:
+        if os.path.getsize(src) < self.multipart:
             with open(src, "rb") as body:
                 self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
         else:
@@ -243,7 +276,7 @@ class S3Storage:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             body = response["Body"]
-            if response.get("ContentLength", 0) >= MULTIPART:
+            if response.get("ContentLength", 0) >= self.multipart:
                 body.close()
                 self.client.download_file(self.bucket, key, str(dest), Config=self._transfer_config())
                 return
