@@ -42,6 +42,8 @@ class Change(NamedTuple):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # options may sit between the positionals (`import REPO PATH -r v1 DEST`), as users type them
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
     parser.add_argument("args", nargs="*", metavar="[CMD] PATH",
                         help="an optional preprocessing command (with {} for the file, else the file is "
                              "appended), then tracked files or directories")
