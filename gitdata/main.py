@@ -140,8 +140,25 @@ class ManPageAction(argparse.Action):
         parser.exit()
 
 
+def _split_top(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Options before the verb belong to `git data` (-q/-v are passed on to the verb);
+    everything from the verb on belongs to the verb, so `git data add -h` is add's help."""
+    own: list[str] = []
+    levels: list[str] = []
+    index = 0
+    while index < len(argv) and argv[index].startswith("-") and argv[index] != "--":
+        step = 2 if argv[index] == "-C" else 1
+        (levels if argv[index] in ("-q", "--quiet", "-v", "--verbose") else own).extend(argv[index:index + step])
+        index += step
+    rest = list(argv[index:])
+    return own, rest[:1] + levels + rest[1:]
+
+
 def run(argv: Sequence[str]) -> int:
-    top, rest = _top_parser().parse_known_args(argv)
+    own, rest = _split_top(argv)
+    top, unknown = _top_parser().parse_known_args(own)
+    if unknown:
+        raise UsageError(f"unknown option '{unknown[0]}'; see 'git data --help'")
     if top.directory:
         try:
             os.chdir(top.directory)
