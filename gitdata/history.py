@@ -119,6 +119,12 @@ def worktree_workdirs(repo: GitRepo) -> list[Path]:
 
 
 def local_tips(repo: GitRepo) -> list[Tip]:
+    """Everything that keeps data alive by default: ref_tips plus every commit the
+    HEAD and branch reflogs remember."""
+    return ref_tips(repo) + reflog_tips(repo)
+
+
+def ref_tips(repo: GitRepo) -> list[Tip]:
     """Every local branch and tag, every stash entry and every worktree HEAD."""
     tips = worktree_heads(repo)
     raw = repo.raw
@@ -135,16 +141,34 @@ def local_tips(repo: GitRepo) -> list[Tip]:
     return tips
 
 
-def branch_tips(repo: GitRepo) -> list[Tip]:
-    """Local branch tips and worktree HEADs (no tags, no stash)."""
-    tips = worktree_heads(repo)
-    raw = repo.raw
-    for name in raw.references:
-        if name.startswith("refs/heads/"):
-            commit = _peel_commit(repo, raw.references[name].resolve().target)
-            if commit:
-                tips.append(Tip(name, commit))
-    return tips
+def _reflog_files(repo: GitRepo) -> list[Path]:
+    files = [repo.common_dir / "logs" / "HEAD"]
+    heads = repo.common_dir / "logs" / "refs" / "heads"
+    if heads.is_dir():
+        files += sorted(p for p in heads.rglob("*") if p.is_file())
+    files += [git_dir / "logs" / "HEAD" for git_dir in _linked_worktree_dirs(repo)]
+    return [f for f in files if f.is_file()]
+
+
+def reflog_tips(repo: GitRepo) -> list[Tip]:
+    """Commits the HEAD and branch reflogs remember (git keeps them for its own gc too):
+    a commit dropped by a reset or an amend still protects its data."""
+    tips: dict[str, Tip] = {}
+    for path in _reflog_files(repo):
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for number, line in enumerate(lines):
+            fields = line.split(" ", 2)
+            if len(fields) < 2:
+                continue
+            for sha in fields[:2]:
+                if len(sha) == 40 and sha.strip("0") and sha not in tips:
+                    commit = _peel_commit(repo, sha)
+                    if commit:
+                        tips[sha] = Tip(f"reflog {path.name}@{{{number}}}", commit)
+    return list(tips.values())
 
 
 def remote_tips(repo: GitRepo) -> list[Tip]:

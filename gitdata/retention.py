@@ -78,13 +78,14 @@ def recent_versions(repo: GitRepo, tips: list[history.Tip], cutoff: float, memo:
 
 def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now: float | None = None) -> set[str]:
     """Objects the policy keeps: always every worktree's workspace manifests, plus
-    the versions the policy names."""
+    the versions the policy names. The default keeps everything local history and
+    the reflogs reach; the other policies start from the refs themselves."""
     kept: set[str] = set()
     for _, tracked in history.workspace_trackeds(repo):
         kept |= history.digests_of(tracked)
     if policy.is_default:
         return kept | history.referenced_by_history(repo, history.local_tips(repo), memo)
-    tips = history.worktree_heads(repo) if policy.workspace_only else history.local_tips(repo)
+    tips = history.worktree_heads(repo) if policy.workspace_only else history.ref_tips(repo)
     for tip in tips:
         kept |= history.digests_of(memo.at_commit(repo.raw[tip.commit_id]))
     if policy.keep is not None:

@@ -82,3 +82,26 @@ def test_diff_errors_are_one_line(repo: Path) -> None:
     untracked = gd("diff", "y.txt", check=False)
     assert untracked.returncode == 1 and "not tracked" in untracked.stderr
     assert gd("diff", "-r", "HEAD", "-R", "HEAD", check=False).returncode == 2
+
+
+def test_missing_objects_are_fetched_from_the_default_storage(repo: Path, tmp_path: Path) -> None:
+    write(repo / "t.txt", "stored\n")
+    gd("add", "t.txt")
+    commit("t")
+    gd("storage", "add", "loc", str(tmp_path / "store"))
+    gd("push")
+    obj = Path(gd("cache", "path", "t.txt").stdout.strip())
+    obj.unlink()
+    write(repo / "t.txt", "local edit\n")
+    refused = gd("diff", "--no-fetch", "t.txt", check=False)
+    assert refused.returncode == 1 and "run without --no-fetch" in refused.stderr
+    out = gd("diff", "t.txt").stdout
+    assert "-stored\n" in out and "+local edit\n" in out
+    assert obj.read_text() == "stored\n"
+
+
+def test_diff_in_a_repository_without_commits(repo: Path) -> None:
+    write(repo / "new.txt", "n\n")
+    gd("add", "new.txt")
+    out = gd("diff").stdout
+    assert out.startswith("A  new.txt  b3:")

@@ -49,6 +49,16 @@ def test_default_gc_removes_only_what_nothing_references(repo: Path, tmp_path: P
     assert "removed 0 object(s)" in gd("gc", "--grace", "0").stdout
 
 
+def test_data_of_a_commit_dropped_by_reset_survives_default_gc(repo: Path) -> None:
+    version(repo, "kept\n", "one")
+    version(repo, "dropped by reset\n", "two")
+    git("reset", "-q", "--hard", "HEAD~1")
+    gd("checkout", "--force")
+    gd("gc", "--grace", "0")
+    assert b"dropped by reset\n" in contents(repo)  # the reflog still reaches it, as for git's own gc
+    assert gd("cat", "a.txt", "-r", "HEAD@{1}").stdout == "dropped by reset\n"
+
+
 def test_grace_period_protects_fresh_objects(repo: Path) -> None:
     write(repo / "a.txt", "orphan\n")
     gd("add", "a.txt")
