@@ -24,6 +24,8 @@ CHAIN_SUFFIX = ".pre-gitdata"
 OTHER_CHAIN_SUFFIXES = (".legacy",)
 MERGE_DRIVER = "git data merge-driver %O %A %B %P"
 ATTRIBUTES_LINE = ".gitdata/** merge=gitdata"
+# Two branches that track files in one directory both append to its .gitignore.
+IGNORE_ATTRIBUTES_LINE = ".gitignore merge=gitdata"
 NOTES_REFSPEC = "+refs/notes/gitdata/*:refs/notes/gitdata/*"
 SYNC_STAMP = "gitdata-synced"
 
@@ -162,14 +164,15 @@ def unregister_merge_driver(cwd: Path | None, scope: str) -> None:
 
 
 def ensure_gitattributes(workdir: Path) -> bool:
-    """Add the merge-driver line to the root .gitattributes; True if it was added."""
+    """Add the merge-driver lines to the root .gitattributes; True if any was added."""
     path = workdir / ".gitattributes"
     text = path.read_text(errors="surrogateescape") if path.exists() else ""
-    if ATTRIBUTES_LINE in text.splitlines():
+    missing = [line for line in (ATTRIBUTES_LINE, IGNORE_ATTRIBUTES_LINE) if line not in text.splitlines()]
+    if not missing:
         return False
     if text and not text.endswith("\n"):
         text += "\n"
-    atomic_write(path, (text + ATTRIBUTES_LINE + "\n").encode("utf-8", "surrogateescape"))
+    atomic_write(path, (text + "".join(line + "\n" for line in missing)).encode("utf-8", "surrogateescape"))
     return True
 
 

@@ -151,6 +151,29 @@ def line_merge(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, 
     return proc.stdout, proc.returncode == 0
 
 
+# -- .gitignore files ------------------------------------------------------------------
+
+def merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
+    """Set-wise merge of .gitignore lines: what either side added is kept, what
+    either side removed goes. None when order matters (negations), so that
+    git's line merge decides."""
+    sides = [data.decode("utf-8", "surrogateescape").splitlines() for data in (base, ours, theirs)]
+    if any(line.startswith("!") for side in sides for line in side):
+        return None
+    b, o, t = sides
+    removed = (set(b) - set(o)) | (set(b) - set(t))
+    merged = [line for line in o if line not in removed]
+    merged += [line for line in t if line not in b and line not in o]
+    unique: list[str] = []
+    seen: set[str] = set()
+    for line in merged:
+        if line.startswith("/") and line in seen:
+            continue
+        seen.add(line)
+        unique.append(line)
+    return ("\n".join(unique) + "\n").encode("utf-8", "surrogateescape") if unique else b""
+
+
 # -- labels ----------------------------------------------------------------------------
 
 def _name_of(repo: GitRepo, oid: str) -> str:

@@ -70,9 +70,13 @@ def post_hook(repo, hook: str, hook_args: list[str]) -> None:  # type: ignore[no
             return
         changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "ORIG_HEAD"),
                                          sync.gitdata_tree_at(repo, "HEAD"))
+        # The picks rewrote manifests after the checkout of the new base: recheck
+        # every entry of those, not only what differs from the old branch tip.
+        touched = set(sync.directories_touched_since_sync(repo))
         covered = {c.directory for c in changes}
-        changes += sync.workspace_changes(repo, [d for d in sync.directories_touched_since_sync(repo)
-                                                 if d not in covered])
+        changes = [c._replace(old={n: e for n, e in c.old.items() if n not in c.new}) if c.directory in touched
+                   else c for c in changes]
+        changes += sync.workspace_changes(repo, sorted(touched - covered))
     if not changes:
         from gitdata.hooks import touch_sync_stamp
 

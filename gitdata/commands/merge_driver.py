@@ -42,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
                          "edit the file, then 'git add' it")
             return 1
         return 0
+    if args.path == ".gitignore" or args.path.endswith("/.gitignore"):
+        merged = merge.merge_ignore_lines(base, ours, theirs)
+        if merged is not None:
+            atomic_write(Path(args.ours), merged)
+            return 0
     text, clean = merge.line_merge(base, ours, theirs, ("base", *labels))
     atomic_write(Path(args.ours), text)
     return 0 if clean else 1
