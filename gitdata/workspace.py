@@ -180,6 +180,11 @@ def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[
         for rel in walk_files(repo.workdir, root, rules):
             if rel not in tracked.files and any(is_under(rel, s) for s in scopes):
                 found.add(rel)
+    if found:
+        # git's own files are not data: `add` skips them, so `commit` must too
+        from gitdata.git import index_paths
+
+        found -= index_paths(repo)
     return sorted(found)
 
 
