@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.testing.helpers import cache_objects, gd, git, write
+
+
+def _ls(repo: Path) -> dict[str, dict]:
+    return {f["path"]: f for f in json.loads(gd("ls", "--json", cwd=repo).stdout)["files"]}
+
+
+def test_add_files_dirs_and_globs(repo: Path) -> None:
+    write(repo / "a.bin", "a")
+    write(repo / "imgs" / "x.png", "x")
+    write(repo / "imgs" / "y.png", "y")
+    write(repo / "imgs" / "notes.txt", "n")
+    write(repo / "d" / "e" / "deep.bin", "deep")
+    gd("add", "a.bin", "imgs/*.png", "d")
+    files = _ls(repo)
+    assert set(files) == {"a.bin", "imgs/x.png", "imgs/y.png", "d/e/deep.bin"}
+    assert set((repo / ".gitignore").read_text().splitlines()) == {"/a.bin", "/d"}
+    assert set((repo / "imgs" / ".gitignore").read_text().splitlines()) == {"/x.png", "/y.png"}
+    git("check-ignore", "-q", "d/e/deep.bin")
+    assert git("status", "--porcelain", "--untracked-files=all").stdout.splitlines() == [
+        "A  .gitdata/config", "A  .gitdata/tree/%manifest", "A  .gitdata/tree/d/%manifest",
+        "A  .gitdata/tree/d/e/%manifest", "A  .gitdata/tree/imgs/%manifest",
+        "A  .gitdataignore", "A  .gitignore", "A  imgs/.gitignore", "?? imgs/notes.txt"]
+    assert len(cache_objects(repo)) == 4
+
+
+def test_add_from_a_subdirectory(repo: Path) -> None:
+    write(repo / "sub" / "f.bin", "f")
+    gd("add", "f.bin", cwd=repo / "sub")
+    assert list(_ls(repo)) == ["sub/f.bin"]
+
+
+@pytest.mark.parametrize("method", ["symlink", "hardlink", "reflink", "copy"])
+def test_add_as_method_is_remembered(repo: Path, method: str) -> None:
+    write(repo / "m.bin", b"method\n")
+    gd("add", "--as", method, "m.bin")
+    path = repo / "m.bin"
+    assert path.read_bytes() == b"method\n"
+    assert path.is_symlink() == (method == "symlink")
+    if method == "hardlink":
+        assert os.stat(path).st_nlink == 2
+    assert _ls(repo)["m.bin"]["method"] == method
+    path.unlink()
+    gd("checkout")
+    assert path.read_bytes() == b"method\n" and path.is_symlink() == (method == "symlink")
+    # the cache object stays read-only whatever the method
+    (obj,) = cache_objects(repo)
+    assert not obj.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+def test_add_unchanged_is_a_no_op_and_changed_is_recorded(repo: Path) -> None:
+    write(repo / "d" / "a", "1")
+    gd("add", "d")
+    again = gd("add", "d")
+    assert "added 0 file(s), 1 unchanged" in again.stderr
+    write(repo / "d" / "a", "2")
+    gd("add", "d")
+    assert _ls(repo)["d/a"]["status"] == "clean"
+    assert len(cache_objects(repo)) == 2   # both versions kept
+
+
+def test_add_no_commit_records_without_caching(repo: Path) -> None:
+    write(repo / "big.bin", "big")
+    gd("add", "--no-commit", "big.bin")
+    assert cache_objects(repo) == []
+    assert _ls(repo)["big.bin"]["status"] == "not in cache"
+    gd("commit")
+    assert len(cache_objects(repo)) == 1 and _ls(repo)["big.bin"]["status"] == "clean"
+
+
+def test_add_skips_gitdataignore_and_git_files_unless_asked(repo: Path) -> None:
+    with open(repo / ".gitdataignore", "a") as handle:
+        handle.write("*.tmp\n")
+    write(repo / "d" / "keep.bin", "k")
+    write(repo / "d" / "junk.tmp", "j")
+    write(repo / "d" / "code.py", "print()")
+    git("add", "d/code.py")
+    gd("add", "d")
+    assert list(_ls(repo)) == ["d/keep.bin"]   # and code.py is not reported as untracked data
+    single = gd("add", "d/junk.tmp")
+    assert "'d/junk.tmp' is ignored by .gitdataignore:2:*.tmp; skipped" in single.stderr
+    gd("add", "--include-git-files", "d/code.py")
+    assert "d/code.py" in _ls(repo)
+    assert "d/code.py" not in git("ls-files").stdout.split()
+
+
+def test_add_commit_touches_nothing_else_staged(repo: Path) -> None:
+    write(repo / "README", "readme")
+    git("add", "README")
+    write(repo / "data.bin", "data")
+    gd("add", "data.bin", "--commit", "-m", "data only")
+    log = git("log", "--format=%s", "--name-only", "-1").stdout.split("\n")
+    assert log[0] == "data only"
+    assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore"}
+    assert "README" in git("diff", "--cached", "--name-only").stdout.split()   # still staged
+
+
+def test_add_odd_file_names(repo: Path) -> None:
+    names = ["with space.bin", "ünïcödé.bin", "-leading-dash.bin", "#hash.bin", "tab\tname.bin", "pct%41.bin",
+             "new\nline.bin", "[brackets]*.bin"]
+    for i, name in enumerate(names):
+        write(repo / "odd" / name, f"{i}\n")
+    gd("add", "odd")
+    assert set(_ls(repo)) == {f"odd/{n}" for n in names}
+    for name in names:
+        (repo / "odd" / name).unlink()
+    gd("checkout")
+    assert all((repo / "odd" / n).read_text() == f"{i}\n" for i, n in enumerate(names))
+    assert "Nothing to report" in gd("status").stdout
+
+
+def test_add_keeps_the_executable_bit(repo: Path) -> None:
+    script = write(repo / "run.sh", "#!/bin/sh\n")
+    script.chmod(0o755)
+    gd("add", "run.sh")
+    assert _ls(repo)["run.sh"]["executable"] is True
+    script.unlink()
+    gd("checkout")
+    assert os.access(script, os.X_OK)
+
+
+def test_add_errors(repo: Path) -> None:
+    missing = gd("add", "nope.bin", check=False)
+    assert (missing.returncode, missing.stderr) == (1, "git-data: error: pathspec 'nope.bin' did not match any files\n")
+    bad_method = gd("add", "--as", "teleport", ".gitdataignore", check=False)
+    assert bad_method.returncode == 1 and "unknown method 'teleport'" in bad_method.stderr
+    root = gd("add", ".", check=False)
+    assert root.returncode == 1 and "cannot be tracked as a whole" in root.stderr
+    no_glob = gd("add", "*.nothing", check=False)
+    assert no_glob.returncode == 1 and "did not match any files" in no_glob.stderr
