@@ -63,7 +63,7 @@ def main() -> None:
         sh(f"git init -q -b main {work}", base, env)
         make_dataset(work)
         sh("git data init", work, env)
-        sh("git data install --global", work, env)
+        sh("git data install --global && git data install", work, env)
         sh(f"git data storage add local {shlex.quote(str(storage))}", work, env)
 
         step("Track the data: hashed, cached, recorded in .gitdata/, ignored by git")

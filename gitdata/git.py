@@ -182,6 +182,30 @@ def index_paths(repo: GitRepo) -> set[str]:
     return {entry.path for entry in repo.raw.index}
 
 
+def identity(repo: GitRepo, role: str = "committer", required: bool = True) -> pygit2.Signature:
+    """Who is acting, by git's rules: GIT_AUTHOR_*/GIT_COMMITTER_* first, then user.name/email.
+    For metadata nobody reads as authorship (notes), `required=False` falls back to a neutral name."""
+    import pygit2
+
+    prefix = "GIT_AUTHOR" if role == "author" else "GIT_COMMITTER"
+    config = repo.raw.config
+    name = os.environ.get(f"{prefix}_NAME") or _config_value(config, "user.name")
+    email = os.environ.get(f"{prefix}_EMAIL") or _config_value(config, "user.email")
+    if not (name and email):
+        if required:
+            raise GitDataError("tell git who you are first: git config user.name 'Your Name'; "
+                               "git config user.email you@example.com")
+        name, email = name or "git-data", email or "git-data@localhost"
+    return pygit2.Signature(name, email)
+
+
+def _config_value(config: pygit2.Config, key: str) -> str | None:
+    try:
+        return config[key]
+    except KeyError:
+        return None
+
+
 def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
     """Commit the workspace state of `paths` on top of HEAD; nothing else the user
     staged goes into this commit, and it stays staged."""
@@ -204,9 +228,9 @@ def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
     tree_id = scratch.write_tree(raw)
     if parent is not None and tree_id == parent.tree_id:
         raise GitDataError("nothing to commit: the data is already committed")
-    signature = raw.default_signature
+    signature = identity(repo, "author")
     parents = [parent.id] if parent is not None else []
     ref = "HEAD"
-    oid = raw.create_commit(ref, signature, signature, message, tree_id, parents)
+    oid = raw.create_commit(ref, signature, identity(repo, "committer"), message, tree_id, parents)
     stage(repo, paths)
     return str(oid)

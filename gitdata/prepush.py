@@ -98,7 +98,9 @@ def receipted_commits(repo: GitRepo, ref: str, line: str) -> list[str]:
 
 
 def write_receipts(repo: GitRepo, ref: str, line: str, oids: Iterable[str]) -> int:
-    signature = repo.raw.default_signature
+    from gitdata.git import identity
+
+    signature = identity(repo, required=False)
     written = 0
     for oid in oids:
         if has_receipt(repo, ref, oid, line):
