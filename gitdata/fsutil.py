@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -18,6 +19,32 @@ _counter = itertools.count()
 
 def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name[:40]}.gitdata-{_TOKEN}-{os.getpid()}-{next(_counter)}.tmp")
+
+
+_TEMP_RE = re.compile(r"^\..*\.gitdata-[0-9a-f]{8}-([0-9]+)-[0-9]+\.tmp$", re.DOTALL)
+
+
+def is_temp_name(name: str) -> bool:
+    """A temp file of ours (temp_name), which a process killed mid-write may leave behind."""
+    return name.endswith(".tmp") and _TEMP_RE.match(name) is not None
+
+
+def remove_if_stale(path: str) -> None:
+    """Delete a temp file of ours whose process is gone (never one still being written)."""
+    match = _TEMP_RE.match(os.path.basename(path))
+    if match is None or int(match.group(1)) == os.getpid():
+        return
+    try:
+        os.kill(int(match.group(1)), 0)
+        return
+    except ProcessLookupError:
+        pass
+    except OSError:
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from gitdata.cache import Cache
 from gitdata.errors import GitDataError
-from gitdata.fsutil import is_executable, materialise
+from gitdata.fsutil import is_executable, is_temp_name, materialise, remove_if_stale
 from gitdata.git import GitRepo
 from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
@@ -165,6 +165,9 @@ def walk_files(workdir: Path, directory: str, rules: IgnoreRules) -> Iterator[st
     prefix = directory + "/" if directory else ""
     for item in items:
         rel = prefix + item.name
+        if is_temp_name(item.name):  # left by a killed git-data process: never data
+            remove_if_stale(item.path)
+            continue
         if item.is_dir(follow_symlinks=False):
             if not rules.ignored(rel, is_dir=True):
                 yield from walk_files(workdir, rel, rules)
