@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.testing.helpers import gd, git, write
+
+
+def _ls(repo: Path) -> dict[str, dict]:
+    return {f["path"]: f for f in json.loads(gd("ls", "--json", cwd=repo).stdout)["files"]}
+
+
+def test_checkout_restores_only_the_given_paths(repo: Path) -> None:
+    write(repo / "a" / "1", "one")
+    write(repo / "b" / "2", "two")
+    gd("add", "a", "b")
+    (repo / "a" / "1").unlink()
+    (repo / "b" / "2").unlink()
+    gd("checkout", "a")
+    assert (repo / "a" / "1").read_text() == "one" and not (repo / "b" / "2").exists()
+    gd("recheck")
+    assert (repo / "b" / "2").read_text() == "two"
+    nothing = gd("checkout", "zzz", check=False)
+    assert nothing.returncode == 1 and "not tracked by git-data" in nothing.stderr
+
+
+def test_checkout_as_switches_and_records_the_method(repo: Path) -> None:
+    write(repo / "d" / "f", "content")
+    gd("add", "d")
+    git("commit", "-q", "-m", "d")
+    gd("checkout", "--as", "symlink", "d")
+    assert (repo / "d" / "f").is_symlink() and (repo / "d" / "f").read_text() == "content"
+    assert _ls(repo)["d/f"]["method"] == "symlink"
+    assert ".gitdata/tree/d/%manifest" in git("diff", "--cached", "--name-only").stdout.split()
+    gd("checkout", "--as", "copy")
+    path = repo / "d" / "f"
+    assert not path.is_symlink() and os.stat(path).st_nlink == 1
+    path.write_text("editable again")   # a copy is the user's own file
+    assert _ls(repo)["d/f"]["status"] == "modified"
+
+
+def test_checkout_follows_git_history(repo: Path) -> None:
+    write(repo / "m.bin", "v1")
+    gd("add", "m.bin", "--commit", "-m", "v1")
+    write(repo / "m.bin", "v2")
+    gd("commit", "--commit", "-m", "v2")
+    git("checkout", "-q", "HEAD~1")
+    gd("checkout")
+    assert (repo / "m.bin").read_text() == "v1"
+    git("checkout", "-q", "main")
+    gd("checkout")
+    assert (repo / "m.bin").read_text() == "v2"
+
+
+def test_checkout_reports_content_missing_from_the_cache(repo: Path) -> None:
+    write(repo / "lost.bin", "lost")
+    gd("add", "--no-commit", "lost.bin")
+    (repo / "lost.bin").unlink()
+    result = gd("checkout", check=False)
+    assert result.returncode == 1
+    assert "lost.bin: content not in the cache" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("git-data: error: 1 file(s) could not be restored")
