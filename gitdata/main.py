@@ -4,6 +4,7 @@ when that verb runs, so start-up stays light."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -193,10 +194,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 141
+    except OSError as exc:
+        if exc.errno not in _FULL + _DENIED:
+            log = _write_crash_log(exc)
+            output.error(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
+            return 1
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = "; the disk or a quota is full: free some space and run the command again" if exc.errno in _FULL else ""
+        output.error(f"{exc.strerror}{where}{hint}")
+        return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         log = _write_crash_log(exc)
         output.error(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
         return 1
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DENIED = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _write_crash_log(exc: Exception) -> str:
