@@ -137,3 +137,13 @@ def test_add_errors(repo: Path) -> None:
     assert root.returncode == 1 and "cannot be tracked as a whole" in root.stderr
     no_glob = gd("add", "*.nothing", check=False)
     assert no_glob.returncode == 1 and "did not match any files" in no_glob.stderr
+
+
+def test_add_inside_a_directory_tracked_whole_writes_no_gitignore_there(repo: Path) -> None:
+    write(repo / "data" / "a", "a")
+    gd("add", "data")
+    write(repo / "data" / "sub" / "new", "n")
+    gd("add", "data/sub/new")
+    assert not (repo / "data" / ".gitignore").exists() and not (repo / "data" / "sub" / ".gitignore").exists()
+    assert (repo / ".gitignore").read_text() == "/data\n"
+    assert set(_ls(repo)) == {"data/a", "data/sub/new"}

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Iterable
 
 from gitdata import config, git, output
 from gitdata.errors import GitDataError
 from gitdata.ignore import IgnoreRules
+from gitdata.paths import parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
 from gitdata.workspace import walk_files
@@ -83,7 +85,7 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     recorded = cache_files(project, files, tracked, algorithm, method, default_method, no_commit)
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
     staged = record(project, recorded.changes, whole_add=new_whole,
-                    ignore=ignore_targets(recorded.changes, whole_dirs))
+                    ignore=ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs))
     if taken:
         git.remove_from_index(project.repo, taken)
         staged += taken
@@ -91,3 +93,14 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     commit_if_asked(project, staged, commit, message, "git data add " + " ".join(rels))
     return staged
 
+
+def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:
+    """The paths not inside a directory already tracked whole (git ignores those already)."""
+    kept = []
+    for rel in rels:
+        directory = parent_dir(rel)
+        while directory and directory not in whole_dirs:
+            directory = parent_dir(directory)
+        if not directory:
+            kept.append(rel)
+    return kept
