@@ -171,8 +171,8 @@ def walk_files(workdir: Path, directory: str, rules: IgnoreRules) -> Iterator[st
         if item.is_dir(follow_symlinks=False):
             if not rules.ignored(rel, is_dir=True):
                 yield from walk_files(workdir, rel, rules)
-        elif not rules.ignored(rel):
-            yield rel
+        elif (item.is_file(follow_symlinks=False) or item.is_symlink()) and not rules.ignored(rel):
+            yield rel   # never fifos, sockets or devices: reading those blocks or means nothing
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:
@@ -249,6 +249,13 @@ class SafeDirs:
         directory = rel.rpartition("/")[0]
         if directory not in self.known:
             ensure_inside(self.workdir, rel)
+            probe = self.workdir / directory
+            while probe != self.workdir and not os.path.lexists(probe):
+                probe = probe.parent
+            if probe != self.workdir and not probe.is_dir():
+                blocker = probe.relative_to(self.workdir).as_posix()
+                raise GitDataError(f"cannot restore '{rel}': '{blocker}' is a file, not a directory; "
+                                   "move it out of the way first")
             self.known.add(directory)
 
 

@@ -147,3 +147,18 @@ def test_add_inside_a_directory_tracked_whole_writes_no_gitignore_there(repo: Pa
     assert not (repo / "data" / ".gitignore").exists() and not (repo / "data" / "sub" / ".gitignore").exists()
     assert (repo / ".gitignore").read_text() == "/data\n"
     assert set(_ls(repo)) == {"data/a", "data/sub/new"}
+
+
+def test_add_skips_special_files_and_broken_links(repo: Path) -> None:
+    import subprocess
+
+    write(repo / "d" / "real", "real")
+    os.mkfifo(repo / "d" / "fifo")        # reading it would block forever
+    os.symlink("nowhere", repo / "d" / "broken")
+    result = subprocess.run(["git", "data", "add", "d"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "'d/broken' is a broken symbolic link; skipped" in result.stderr
+    assert set(_ls(repo)) == {"d/real"}
+    single = subprocess.run(["git", "data", "add", "d/fifo"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert single.returncode == 1
+    assert single.stderr == "git-data: error: 'd/fifo' is not a regular file, a directory or a symbolic link\n"

@@ -61,3 +61,16 @@ def test_checkout_reports_content_missing_from_the_cache(repo: Path) -> None:
     assert result.returncode == 1
     assert "lost.bin: content not in the cache" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("git-data: error: 1 file(s) could not be restored")
+
+
+def test_checkout_never_replaces_a_file_standing_where_a_directory_should_be(repo: Path) -> None:
+    write(repo / "a" / "b", "tracked")
+    gd("add", "a")
+    (repo / "a" / "b").unlink()
+    (repo / "a").rmdir()
+    write(repo / "a", "the user's own file")
+    result = gd("checkout", check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("git-data: error: cannot restore 'a/b': 'a' is a file, not a directory; "
+                             "move it out of the way first\n")
+    assert (repo / "a").read_text() == "the user's own file"

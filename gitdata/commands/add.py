@@ -48,6 +48,8 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
             files += walk_files(project.workdir, rel, rules)
         elif rules.ignored(rel):
             output.warn(f"'{rel}' is ignored by {rules.reason(rel)}; skipped")
+        elif not path.is_symlink() and not path.is_file():
+            raise GitDataError(f"'{rel}' is not a regular file, a directory or a symbolic link")
         else:
             files.append(rel)
     files = [rel for rel in files if _inside(project, rel)]
@@ -66,6 +68,9 @@ def _inside(project: Project, rel: str) -> bool:
     path = project.workdir / rel
     if not path.is_symlink():
         return True
+    if not path.exists():
+        output.warn(f"'{rel}' is a broken symbolic link; skipped")
+        return False
     target = os.path.realpath(path)
     if target.startswith(str(project.workdir) + os.sep) or target.startswith(str(project.cache.root) + os.sep):
         return True
