@@ -23,12 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also take over files git tracks (they leave git's index)")
     parser.add_argument("--commit", action="store_true", help="also commit the recorded changes")
     parser.add_argument("-m", "--message", help="commit message for --commit")
+    from gitdata.autocommit import add_options
+
+    add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.autocommit import run_with
+
     project = open_project()
-    add(project, relpaths(project, args.paths), method=args.method, no_commit=args.no_commit,
-        include_git_files=args.include_git_files, commit=args.commit, message=args.message)
+    rels = relpaths(project, args.paths)
+    run_with(project, args, lambda commit: add(project, rels, method=args.method, no_commit=args.no_commit,
+                                               include_git_files=args.include_git_files, commit=commit,
+                                               message=args.message), "git data add " + " ".join(rels))
     return 0
 
 

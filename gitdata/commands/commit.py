@@ -15,11 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH")
     parser.add_argument("--commit", action="store_true", help="also make a git commit of the recorded changes")
     parser.add_argument("-m", "--message", help="commit message for --commit")
+    from gitdata.autocommit import add_options
+
+    add_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.autocommit import run_with
+
     project = open_project()
-    commit(project, scopes_or_all(project, args.paths), commit=args.commit, message=args.message)
+    scopes = scopes_or_all(project, args.paths)
+    run_with(project, args, lambda commit_it: commit(project, scopes, commit=commit_it, message=args.message),
+             "git data commit")
     return 0
 
 

@@ -1,0 +1,212 @@
+"""`--to-branch BRANCH` and `--from-ref REF` for commands that record data.
+
+`--to-branch` commits what the command recorded on BRANCH without leaving the
+current branch: the recorded changes (manifest entries, .gitignore lines) are
+replayed onto BRANCH's own versions of those files, key-wise, and committed
+there; then the current branch's index and manifests are put back exactly as
+they were, so anything the user had staged stays staged and uncommitted. The
+data itself stays in the workspace and the cache. When BRANCH is the current
+branch, it is an ordinary `--commit`.
+
+`--from-ref REF` starts BRANCH from REF: a new BRANCH is created there, an
+existing one moves to a commit on top of REF (only if REF contains it, so no
+commit is ever dropped from BRANCH).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, NamedTuple
+
+from gitdata import output
+from gitdata.errors import GitDataError, UsageError
+from gitdata.fsutil import atomic_write, remove_empty_parents
+
+if TYPE_CHECKING:
+    import pygit2
+
+    from gitdata.git import GitRepo
+    from gitdata.project import Project
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to-branch", metavar="BRANCH",
+                        help="commit the result on BRANCH (created if needed) without leaving this branch")
+    parser.add_argument("--from-ref", metavar="REF", help="with --to-branch: start BRANCH from REF")
+
+
+class Snapshot(NamedTuple):
+    """git's index as it was before the command: its bytes, and path -> content."""
+    index: bytes | None
+    blobs: Callable[[str], bytes | None]
+
+
+def run_with(project: Project, args: argparse.Namespace, action: Callable[[bool], list[str]],
+             default_message: str) -> list[str]:
+    """Run `action(commit)` (which records and returns the staged paths) honouring
+    --commit, --to-branch and --from-ref."""
+    branch, from_ref = getattr(args, "to_branch", None), getattr(args, "from_ref", None)
+    if from_ref and not branch:
+        raise UsageError("--from-ref needs --to-branch")
+    if not branch:
+        return action(bool(getattr(args, "commit", False)))
+    return to_branch(project, branch, from_ref, args.message or default_message, action)
+
+
+def to_branch(project: Project, branch: str, from_ref: str | None, message: str,
+              action: Callable[[bool], list[str]]) -> list[str]:
+    repo = project.repo
+    ref = _branch_ref(repo, branch)
+    raw = repo.raw
+    if not raw.head_is_unborn and not raw.head_is_detached and raw.head.name == ref and not from_ref:
+        return action(True)  # already on it: an ordinary commit
+    parent = _parent(repo, ref, from_ref)
+    _refuse_checked_out_elsewhere(repo, ref)
+    _refuse_unstaged(repo)
+    snapshot = _snapshot(repo)
+    staged = action(False)
+    if not staged:
+        raise GitDataError("nothing to commit: the data is already recorded")
+    try:
+        oid = _commit_on(repo, ref, parent, staged, snapshot, message)
+    finally:
+        _restore(repo, staged, snapshot)
+    output.info(f"committed {oid[:10]} on {branch}: {message}")
+    return staged
+
+
+def _branch_ref(repo: GitRepo, branch: str) -> str:
+    ref = branch if branch.startswith("refs/heads/") else f"refs/heads/{branch}"
+    if subprocess.run(["git", "check-ref-format", ref], cwd=repo.workdir).returncode != 0:
+        raise UsageError(f"'{branch}' is not a valid branch name")
+    return ref
+
+
+def _parent(repo: GitRepo, ref: str, from_ref: str | None) -> pygit2.Commit | None:
+    from gitdata.git import head_commit, resolve_commit
+
+    existing = repo.raw.references.get(ref)
+    tip = existing.peel() if existing is not None else None
+    if from_ref is None:
+        return tip if tip is not None else head_commit(repo)
+    start = resolve_commit(repo, from_ref)
+    if tip is not None and tip.id != start.id and not repo.raw.descendant_of(start.id, tip.id):
+        raise GitDataError(f"--from-ref {from_ref} does not contain {ref[len('refs/heads/'):]}'s commits; "
+                           "moving the branch there would drop them")
+    return start
+
+
+def _refuse_checked_out_elsewhere(repo: GitRepo, ref: str) -> None:
+    listing = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=repo.workdir,
+                             capture_output=True, text=True).stdout
+    if f"branch {ref}" in listing.splitlines():
+        raise GitDataError(f"{ref[len('refs/heads/'):]} is checked out in another worktree; commit there")
+
+
+def _refuse_unstaged(repo: GitRepo) -> None:
+    """The manifests and .gitignore files are put back from the index afterwards,
+    so they must not hold unstaged changes."""
+    proc = subprocess.run(["git", "diff", "--name-only", "--", ".gitdata/tree", ":(glob)**/.gitignore"],
+                          cwd=repo.workdir, capture_output=True, text=True)
+    if proc.stdout.strip():
+        first = proc.stdout.split()[0]
+        raise GitDataError(f"{first} has unstaged changes; stage or discard them before --to-branch")
+
+
+def _snapshot(repo: GitRepo) -> Snapshot:
+    import pygit2
+
+    try:
+        data = (repo.git_dir / "index").read_bytes()
+    except FileNotFoundError:
+        return Snapshot(None, lambda path: None)
+    scratch = repo.git_dir / "data" / f"autocommit-index-{os.getpid()}"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    scratch.write_bytes(data)
+    try:
+        index = pygit2.Index(str(scratch))
+        index.read(True)
+        ids = {entry.path: entry.id for entry in index}
+    finally:
+        scratch.unlink(missing_ok=True)
+
+    def blob(path: str) -> bytes | None:
+        oid = ids.get(path)
+        return repo.raw[oid].data if oid is not None else None
+
+    return Snapshot(data, blob)
+
+
+def _replay(repo: GitRepo, path: str, before: bytes | None, after: bytes | None, target: bytes | None) -> bytes | None:
+    """This command's change to `path` (before -> after) applied to BRANCH's version."""
+    from gitdata import manifest, merge
+
+    if before == target:
+        return after
+    if path.startswith(manifest.TREE_DIR + "/") and path.endswith("/" + manifest.MANIFEST_NAME):
+        merged, conflicts = merge.merge_manifests(before or b"", target or b"", after or b"", path)
+        if conflicts:
+            names = ", ".join(c.name for c in conflicts[:3])
+            raise GitDataError(f"{path}: {names} changed differently on the target branch; commit there instead")
+        entries, whole = manifest.parse(merged, path)
+        return merged if entries or whole else None
+    if path == ".gitignore" or path.endswith("/.gitignore"):
+        merged_lines = merge.merge_ignore_lines(before or b"", target or b"", after or b"")
+        if merged_lines is not None:
+            return merged_lines or None
+    raise GitDataError(f"{path} differs on the target branch; commit there instead")
+
+
+def _commit_on(repo: GitRepo, ref: str, parent: pygit2.Commit | None, staged: list[str],
+               snapshot: Snapshot, message: str) -> str:
+    import pygit2
+
+    raw = repo.raw
+    scratch = pygit2.Index()
+    if parent is not None:
+        scratch.read_tree(parent.tree)
+    for path in sorted(set(staged)):
+        full = repo.workdir / path
+        after = full.read_bytes() if full.is_file() else None
+        before = snapshot.blobs(path)
+        target = raw[scratch[path].id].data if path in scratch else None
+        result = _replay(repo, path, before, after, target)
+        if result is None:
+            if path in scratch:
+                scratch.remove(path)
+        else:
+            mode = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE if full.is_file() and os.access(full, os.X_OK) \
+                else pygit2.GIT_FILEMODE_BLOB
+            scratch.add(pygit2.IndexEntry(path, raw.create_blob(result), mode))
+    tree_id = scratch.write_tree(raw)
+    if parent is not None and tree_id == parent.tree_id and raw.references.get(ref) is not None \
+            and raw.references[ref].peel().id == parent.id:
+        raise GitDataError(f"nothing to commit: {ref[len('refs/heads/'):]} already has this data")
+    signature = raw.default_signature
+    oid = raw.create_commit(None, signature, signature, message, tree_id, [parent.id] if parent else [])
+    current = raw.references.get(ref)
+    if current is None:
+        raw.references.create(ref, oid)
+    else:
+        current.set_target(oid, f"git-data: {message}")
+    return str(oid)
+
+
+def _restore(repo: GitRepo, staged: list[str], snapshot: Snapshot) -> None:
+    """Put the index and the recorded files back as they were before the command."""
+    for path in staged:
+        full = repo.workdir / path
+        before = snapshot.blobs(path)
+        if before is None:
+            if full.is_file():
+                full.unlink()
+                remove_empty_parents(full.parent, repo.workdir)
+        else:
+            atomic_write(full, before)
+    index_path = repo.git_dir / "index"
+    if snapshot.index is None:
+        index_path.unlink(missing_ok=True)
+    else:
+        atomic_write(index_path, snapshot.index)
