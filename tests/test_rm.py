@@ -70,6 +70,10 @@ def test_from_cache_refuses_to_drop_the_last_copy(repo: Path, tmp_path: Path) ->
     assert (repo / "data" / "a.csv").read_text() == "version 2\n"
     gd("fetch", "--all-commits")
     assert cached(repo) == [b"other\n", b"version 1\n", b"version 2\n"]
+    both = gd("rm", "--from-cache", "--from-storage", "loc", "--all-versions", "data/a.csv", check=False)
+    assert both.returncode == 1 and "nowhere else" in both.stderr
+    assert cached(repo) == [b"other\n", b"version 1\n", b"version 2\n"]
+    assert stored(tmp_path / "store") == [b"other\n", b"version 1\n", b"version 2\n"]
 
 
 def test_current_version_in_the_workspace_is_safe_to_drop_from_cache(repo: Path) -> None:

@@ -139,18 +139,30 @@ def untrack(project: Project, scopes: list[str], dry_run: bool) -> list[str]:
     return sorted(files)
 
 
-def _safe_in_workspace(project: Project, pair: Version, convert: bool = True) -> bool:
-    """True when the workspace file holds this content (as its own copy, once `convert`ed)."""
-    from gitdata.workspace import CLEAN, file_state
+class _Workspace:
+    """Whether workspace files hold given versions, reading the manifests once."""
 
-    entry = project.tracked().files.get(pair.path)
-    if entry is None or entry.digest != pair.digest:
-        return False
-    if file_state(project.repo, pair.path, entry, project.cache, project.stat_cache()) != CLEAN:
-        return False
-    if convert:
-        make_writable(project.workdir / pair.path)
-    return True
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.files = project.tracked().files
+        self.stats = project.stat_cache()
+
+    def holds(self, pair: Version, convert: bool = True) -> bool:
+        """True when the workspace file holds this content (as its own copy, once `convert`ed)."""
+        from gitdata.workspace import CLEAN, file_state
+
+        entry = self.files.get(pair.path)
+        if entry is None or entry.digest != pair.digest:
+            return False
+        project = self.project
+        if file_state(project.repo, pair.path, entry, project.cache, self.stats) != CLEAN:
+            return False
+        if convert:
+            make_writable(project.workdir / pair.path)
+        return True
+
+    def any_holds(self, pairs: list[Version], convert: bool = True) -> bool:
+        return any(self.holds(p, convert) for p in pairs)
 
 
 def delete_objects(project: Project, pairs: list[Version], scopes: list[str], storage_name: str | None,
@@ -160,6 +172,9 @@ def delete_objects(project: Project, pairs: list[Version], scopes: list[str], st
 
     digests = {p.digest for p in pairs}
     paths_of = {p.digest: p.path for p in pairs}
+    pairs_of: dict[str, list[Version]] = {}
+    for pair in pairs:
+        pairs_of.setdefault(pair.digest, []).append(pair)
     if not force:
         users = used_elsewhere(project, scopes, digests)
         if users:
@@ -170,30 +185,34 @@ def delete_objects(project: Project, pairs: list[Version], scopes: list[str], st
     in_storage = storage.exists(sorted(digests)) if storage else set()
     done: dict[str, list[str]] = {"cache": [], "storage": []}
     in_cache = {d for d in digests if project.cache.has(d)}
+    workspace = _Workspace(project)
+    if storage is not None and not force:
+        # Checked before anything is deleted: with --from-cache too, the cache copy goes as well.
+        unsafe = [d for d in sorted(in_storage) if (d not in in_cache or from_cache)
+                  and not workspace.any_holds(pairs_of[d], convert=False)]
+        if unsafe:
+            raise GitDataError(f"{len(unsafe)} object(s) would exist nowhere else once deleted from storage "
+                               f"'{storage.name}', e.g. {paths_of[unsafe[0]]} ({unsafe[0]}); "
+                               "keep a copy (fetch them, or do not combine with --from-cache), or use --force")
     if from_cache:
         victims = sorted(in_cache)
         if not force and victims:
             elsewhere = _storage_copies(project, victims, storage, in_storage)
             unsafe = [d for d in victims if d not in elsewhere]
-            unsafe = [d for d in unsafe
-                      if not any(_safe_in_workspace(project, p, not dry_run) for p in pairs if p.digest == d)]
+            unsafe = [d for d in unsafe if not workspace.any_holds(pairs_of[d], convert=not dry_run)]
             if unsafe:
                 raise GitDataError(f"{len(unsafe)} object(s) exist only in the cache, e.g. {paths_of[unsafe[0]]} "
                                    f"({unsafe[0]}); push them first, or use --force to lose them")
         if not dry_run:
+            chosen = set(victims)
             for pair in pairs:
-                if pair.digest in victims:
-                    _safe_in_workspace(project, pair)
+                if pair.digest in chosen:
+                    workspace.holds(pair)
             for digest in victims:
                 project.cache.remove(digest)
         done["cache"] = victims
     if storage is not None:
         victims = sorted(in_storage)
-        unsafe = [d for d in victims if d not in in_cache or (from_cache and d in done["cache"])]
-        if unsafe and not force:
-            raise GitDataError(f"{len(unsafe)} object(s) would exist nowhere else once deleted from storage "
-                               f"'{storage.name}', e.g. {paths_of[unsafe[0]]} ({unsafe[0]}); "
-                               "fetch them first, or use --force")
         if not dry_run:
             with output.progress(f"Deleting from {storage.name}", len(victims)) as bar:
                 for digest in victims:
