@@ -240,6 +240,19 @@ def test_run_pushes_outputs_to_the_storage(repo: Path, tmp_path: Path) -> None:
     gd("run", "--commit", "--push", "each")
     stored = [p.read_bytes() for p in store.rglob("*") if p.is_file()]
     assert b"data\n" in stored
+    for obj in cache_objects(repo):      # a fresh clone would have neither cache nor output
+        obj.chmod(0o644)
+        obj.unlink()
+    (repo / "out.bin").unlink()
+    gd("step", "update", "make", "--command", "echo data > out.bin; echo make >> .ran-log")
+    gd("run", "--no-restore")
+    assert ran(repo) == ["make"]
+    for obj in cache_objects(repo):
+        obj.chmod(0o644)
+        obj.unlink()
+    (repo / "out.bin").unlink()
+    assert "restored make from the cache" in gd("run").stderr
+    assert ran(repo) == [] and (repo / "out.bin").read_text() == "data\n"
 
 
 def test_export_import_round_trip(repo: Path, tmp_path: Path) -> None:

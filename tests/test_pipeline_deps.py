@@ -11,6 +11,8 @@ import pytest
 
 from tests.testing.helpers import gd, write
 
+STEPS = ".gitdata/pipelines/default"
+
 
 def ran(repo: Path) -> list[str]:
     log = repo / ".ran-log"
@@ -181,6 +183,14 @@ def test_generic_command_output(repo: Path) -> None:
     write(repo / "version", "2\n")
     gd("run")
     assert ran(repo) == ["g"]
+    assert "- generic:\n    command: cat version | cut -c1\n" in (repo / STEPS / "g.yaml").read_text()
+    write(repo / STEPS / "h.yaml", "command: echo h >> .ran-log\ndeps:\n- generic:\n    command: echo 1\n")
+    result = gd("run", check=False)
+    assert result.returncode == 1 and "generic dependency command is not trusted" in result.stderr
+    assert "echo 1" in gd("trust", "--list").stdout
+    gd("trust", "--yes")
+    gd("run")
+    assert ran(repo) == ["h"]
 
 
 def test_sqlite_query_read_only(repo: Path) -> None:
@@ -199,7 +209,7 @@ def test_sqlite_query_read_only(repo: Path) -> None:
     gd("run")
     assert ran(repo) == ["q"]
     gd("step", "update", "q", "--command", "echo q >> .ran-log")
-    write(repo / ".gitdata/pipelines/default/w.yaml",
+    write(repo / STEPS / "w.yaml",
           "command: 'true'\ndeps:\n- sqlite-query: app.db\n  query: DELETE FROM t\n")
     gd("trust", "--yes")
     result = gd("run", "w", check=False)

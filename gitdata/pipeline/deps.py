@@ -26,7 +26,7 @@ import re
 import stat
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from gitdata.errors import GitDataError
 from gitdata.hashing import digest_bytes, digest_file
@@ -156,11 +156,13 @@ class Context:
     """What computing digests needs: the workspace, the stat cache (so unchanged files are
     never re-read), the clock, and which commands the user trusts."""
 
-    def __init__(self, workdir: Path, stats: Any, algorithm: str, trusted: set[str] | None = None) -> None:
+    def __init__(self, workdir: Path, stats: Any, algorithm: str,
+                 trusted: Callable[[], set[str]] | None = None) -> None:
         self.workdir, self.stats, self.algorithm = workdir, stats, algorithm
         self.root = str(workdir)
         self.clock = now()
-        self.trusted = trusted
+        self._trusted_loader = trusted
+        self._trusted: set[str] | None = None
         self._fresh: list[tuple[str, os.stat_result, str]] = []
         self._started = time.time()
         self._memo: dict[str, Value] = {}
@@ -192,6 +194,16 @@ class Context:
             flush()
         self._fresh = []
         self._started = time.time()
+
+    def is_trusted(self, command: str) -> bool:
+        """Whether a command from a committed file may run here (no check: True)."""
+        if self._trusted_loader is None:
+            return True
+        if self._trusted is None:
+            self._trusted = self._trusted_loader()
+        from gitdata.trust import fingerprint
+
+        return fingerprint(command) in self._trusted
 
     def forget(self, rels: list[str]) -> None:
         """Values that a step's run may have changed must be computed again."""
@@ -359,9 +371,7 @@ def _url(ctx: Context, dep: Dep, cwd: Path) -> Value:
 def _generic(ctx: Context, dep: Dep, cwd: Path) -> Value:
     import subprocess
 
-    from gitdata.trust import fingerprint
-
-    if ctx.trusted is not None and fingerprint(dep.spec) not in ctx.trusted:
+    if not ctx.is_trusted(dep.spec):
         raise GitDataError(f"generic dependency command is not trusted here: {dep.spec!r}; "
                            "review it, then run 'git data trust' to approve")
     proc = subprocess.run(dep.spec, shell=True, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

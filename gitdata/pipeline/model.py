@@ -218,7 +218,14 @@ def parse_dep(node: Any, where: _Where) -> Dep:
     extra = set(pairs) - {kind, "query"} if kind == "sqlite-query" else set(pairs) - {kind}
     if extra:
         raise GitDataError(f"{where(node)}: unknown key '{sorted(extra)[0]}' in a {kind} dependency")
-    spec = _string(pairs[kind], where, f"the {kind} dependency")
+    value = pairs[kind]
+    if kind == "generic" and isinstance(value, _yaml().MappingNode):
+        # written as {generic: {command: CMD}} so that `git data trust` lists the command
+        inner = dict(_mapping(value, where, "a generic dependency"))
+        if set(inner) != {"command"}:
+            raise GitDataError(f"{where(value)}: a generic dependency is 'generic: {{command: CMD}}'")
+        value = inner["command"]
+    spec = _string(value, where, f"the {kind} dependency")
     query = ""
     if kind == "sqlite-query":
         if "query" not in pairs:
@@ -335,8 +342,12 @@ def step_data(step: Step) -> dict[str, Any]:
     return data
 
 
-def _dep_data(dep: Dep) -> dict[str, str]:
-    return {dep.kind: dep.spec, "query": dep.query} if dep.kind == "sqlite-query" else {dep.kind: dep.spec}
+def _dep_data(dep: Dep) -> dict[str, Any]:
+    if dep.kind == "sqlite-query":
+        return {dep.kind: dep.spec, "query": dep.query}
+    if dep.kind == "generic":
+        return {dep.kind: {"command": dep.spec}}
+    return {dep.kind: dep.spec}
 
 
 def serialize_step(step: Step) -> bytes:

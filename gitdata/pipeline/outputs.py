@@ -96,6 +96,22 @@ def restorable(project: Project, outputs: dict[str, str] | None, step: Step) -> 
     return covered and all(project.cache.has(d) for d in outputs.values())
 
 
+def fetch_from_storage(project: Project, outputs: dict[str, str]) -> None:
+    """Bring recorded outputs that are not in the cache from the default storage, when
+    there is one; a failure only means the step is recomputed."""
+    from gitdata.pipeline import settings
+
+    if not any(key.startswith("storage.") for key in settings.values(project.repo)):
+        return
+    wanted = [d for d in outputs.values() if not project.cache.has(d)]
+    try:
+        from gitdata.transfer import download_missing
+
+        download_missing(project, wanted)
+    except (GitDataError, ImportError, OSError):
+        pass
+
+
 def restore(project: Project, outputs: dict[str, str], step: Step, config: Settings) -> Recorded:
     """Put the outputs back from the cache, then record them like a run would."""
     from gitdata.fsutil import materialise

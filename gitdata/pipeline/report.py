@@ -30,11 +30,10 @@ class StepState(NamedTuple):
 
 def step_states(project: Project) -> list[StepState]:
     from gitdata.pipeline import runner, settings, stepcache
-    from gitdata.trust import trusted_fingerprints
 
     stepcache.use(project.repo.data_dir)
     config = settings.values(project.repo)
-    ctx = runner.open_context(project, config, trusted_fingerprints(project.repo))
+    ctx = runner.open_context(project, config)
     states: list[StepState] = []
     try:
         for name in model.pipeline_names(project.workdir):

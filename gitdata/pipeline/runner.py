@@ -8,13 +8,11 @@ while its step runs leaves the step stale for next time."""
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import time
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple
 
 from gitdata import output
 from gitdata.errors import GitDataError
@@ -22,6 +20,9 @@ from gitdata.pipeline import dag, deps, freshness, model
 from gitdata.pipeline import outputs as outs
 from gitdata.pipeline.model import Pipeline, Record, Step
 from gitdata.project import Project
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 STDERR_TAIL = 20
 ENV_FILES = {"commit": "GITDATA_COMMIT_MSG_FILE", "summary": "GITDATA_SUMMARY_FILE", "push": "GITDATA_PUSH_FILE"}
@@ -66,8 +67,13 @@ def log_dir(project: Project, pipeline: str) -> Path:
     return project.repo.data_dir / "logs" / pipeline
 
 
-def open_context(project: Project, config: dict[str, str], trusted: set[str] | None) -> deps.Context:
+def open_context(project: Project, config: dict[str, str]) -> deps.Context:
     from gitdata.hashing import DEFAULT_ALGORITHM, algorithm_name
+
+    def trusted() -> set[str]:
+        from gitdata.trust import trusted_fingerprints
+
+        return trusted_fingerprints(project.repo)
 
     algorithm = algorithm_name(config.get("core.hash", DEFAULT_ALGORITHM) or DEFAULT_ALGORITHM)
     return deps.Context(project.workdir, project.stat_cache(), algorithm, trusted)
@@ -79,7 +85,6 @@ class Runner:
     def __init__(self, project: Project, pipeline: Pipeline, steps: list[Step], options: Options,
                  config: dict[str, str]) -> None:
         from gitdata.pipeline import settings
-        from gitdata.trust import trusted_fingerprints
 
         self.project, self.pipeline, self.options, self.config = project, pipeline, options, config
         self.graph = dag.build(steps)
@@ -87,7 +92,7 @@ class Runner:
         self.wanted = set(self.order)
         self.steps = dict(self.graph.steps)
         self.records: dict[str, Record | None] = {n: s.record for n, s in self.steps.items()}
-        self.ctx = open_context(project, config, trusted_fingerprints(project.repo))
+        self.ctx = open_context(project, config)
         self.outcomes: dict[str, Outcome] = {}
         self.verdicts: dict[str, freshness.Verdict] = {}
         self.would_run: set[str] = set()
@@ -116,7 +121,7 @@ class Runner:
                 if pending[down] == 0:
                     ready.append(down)
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with _Pool(jobs) as pool:
             try:
                 while ready or running:
                     while ready and len(running) < jobs and not stop:
@@ -134,6 +139,8 @@ class Runner:
                         if stop or not ready:
                             break
                         continue
+                    from concurrent.futures import FIRST_COMPLETED, wait
+
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in sorted(done, key=lambda f: position[running[f]]):
                         name = running.pop(future)
@@ -166,7 +173,7 @@ class Runner:
     def _cwd(self, step: Step) -> Path:
         return pipeline_cwd(self.project, self.pipeline, step)
 
-    def _start(self, name: str, pool: ThreadPoolExecutor) -> Future[Executed] | None:
+    def _start(self, name: str, pool: _Pool) -> Future[Executed] | None:
         step = self.steps[name]
         forced = self.options.force_all or name in self.options.force
         cwd = self._cwd(step)
@@ -204,7 +211,7 @@ class Runner:
             return None
         output.info(f"running {name}: {_short(reasons)}")
         env = self._env(step, verdict)
-        return pool.submit(execute, step, cwd, env, log_dir(self.project, self.pipeline.name) / f"{name}.log")
+        return pool.get().submit(execute, step, cwd, env, log_dir(self.project, self.pipeline.name) / f"{name}.log")
 
     def _settings_once(self) -> outs.Settings:
         if self._settings is None:
@@ -217,6 +224,8 @@ class Runner:
             candidates.append(step.record.outputs)
         candidates.append(outs.cached_run(self.project, step, verdict.snapshot))
         for candidate in candidates:
+            if candidate and not outs.restorable(self.project, candidate, step):
+                outs.fetch_from_storage(self.project, candidate)
             if candidate and outs.restorable(self.project, candidate, step):
                 try:
                     outs.protect(self.project, verdict.outputs, self.ctx.algorithm)
@@ -306,6 +315,8 @@ class Runner:
             self._push(f"after step {step.name}")
 
     def _push(self, when: str) -> None:
+        import subprocess
+
         proc = subprocess.run(["git", "push", "--quiet"], cwd=self.project.workdir, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if proc.returncode != 0:
@@ -320,8 +331,47 @@ class Runner:
             self.to_push.clear()
 
 
+class _Pool:
+    """A thread pool made only when a step actually runs (a no-op run needs none)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: ThreadPoolExecutor | None = None
+
+    def get(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=self.jobs)
+        return self.pool
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
+@contextmanager
+def run_lock(project: Project, pipeline: str) -> Iterator[None]:
+    """One `run` per pipeline at a time (flock: released if the process dies)."""
+    import fcntl
+
+    directory = project.repo.data_dir / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / f"pipeline-run-{pipeline}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GitDataError(f"another 'git data run' is running pipeline '{pipeline}' in this repository") from None
+        yield
+
+
 def execute(step: Step, cwd: Path, env: dict[str, str], log: Path) -> Executed:
     """Run a step's command through the shell; stdout and stderr go to its log."""
+    import shlex
+    import subprocess
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log, "wb") as handle:
@@ -371,10 +421,11 @@ def run(project: Project, pipeline_name: str | None, options: Options) -> list[O
     name = model.resolve_pipeline(project.workdir, pipeline_name)
     if pipeline_name and not model.pipeline_exists(project.workdir, name):
         raise GitDataError(f"no pipeline '{name}' (see 'git data pipeline list')")
-    steps = model.load_steps(project.workdir, name)
-    config = settings.values(project.repo)
-    runner = Runner(project, model.load_pipeline(project.workdir, name), steps, options, config)
-    return runner.run()
+    with run_lock(project, name):
+        steps = model.load_steps(project.workdir, name)
+        config = settings.values(project.repo)
+        runner = Runner(project, model.load_pipeline(project.workdir, name), steps, options, config)
+        return runner.run()
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
