@@ -213,16 +213,41 @@ def digests_of(tracked: Tracked) -> set[str]:
 
 
 def referenced_by_history(repo: GitRepo, tips: Iterable[Tip], memo: ManifestMemo | None = None) -> set[str]:
-    """Every object referenced by any commit reachable from the tips."""
-    memo = memo or ManifestMemo(repo)
-    seen_trees: set[str] = set()
-    found: set[str] = set()
+    """Every object referenced by any commit reachable from the tips. Each manifest
+    blob and each tree under `.gitdata/tree` is read once however many commits share
+    it, so the cost follows the number of distinct manifest versions."""
+    return set(sizes_in_history(repo, tips))
+
+
+def sizes_in_history(repo: GitRepo, tips: Iterable[Tip], since: float | None = None) -> dict[str, int]:
+    """digest -> size of every object referenced by commits reachable from the tips
+    (only commits made at or after `since`, when given)."""
+    import pygit2
+
+    from gitdata.manifest import TREE_DIR, parse
+
+    seen: set[object] = set()
+    found: dict[str, int] = {}
+
+    def visit(tree: pygit2.Tree, prefix: str) -> None:
+        for item in tree:
+            if item.id in seen:
+                continue
+            seen.add(item.id)
+            if item.type == pygit2.GIT_OBJECT_TREE:
+                visit(repo.raw[item.id], f"{prefix}{item.name}/")
+            elif item.type == pygit2.GIT_OBJECT_BLOB:
+                entries, _ = parse(repo.raw[item.id].data, f"{TREE_DIR}/{prefix}{item.name}")
+                for entry in entries.values():
+                    found[entry.digest] = entry.size
+
     for commit in commits_from(repo, tips):
-        key = memo.tree_id(commit)
-        if key is None or key in seen_trees:
+        if since is not None and commit.commit_time < since:
             continue
-        seen_trees.add(key)
-        found |= digests_of(memo.at_commit(commit))
+        tree = subtree(subtree(commit.tree, ".gitdata"), "tree")
+        if tree is not None and tree.id not in seen:
+            seen.add(tree.id)
+            visit(tree, "")
     return found
 
 

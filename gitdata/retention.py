@@ -47,33 +47,44 @@ class Policy(NamedTuple):
 
 def newest_versions(repo: GitRepo, tips: list[history.Tip], count: int, memo: history.ManifestMemo) -> set[str]:
     """The `count` most recent distinct contents of every tracked path along history
-    (files inside tracked directories included), newest commits first."""
+    (files inside tracked directories included), newest commits first. A manifest
+    (or tree) already seen at the same place adds nothing new, so it is skipped."""
+    import pygit2
+
+    from gitdata.manifest import TREE_DIR, directory_of, parse
+    from gitdata.paths import join
+
     versions: dict[str, list[str]] = {}
-    seen_trees: set[str] = set()
+    seen: set[tuple[object, str]] = set()
+
+    def visit(tree: pygit2.Tree, prefix: str) -> None:
+        for item in tree:
+            key = (item.id, prefix)
+            if key in seen:
+                continue
+            seen.add(key)
+            if item.type == pygit2.GIT_OBJECT_TREE:
+                visit(repo.raw[item.id], f"{prefix}{item.name}/")
+            elif item.type == pygit2.GIT_OBJECT_BLOB:
+                relpath = prefix + item.name
+                directory = directory_of(relpath)
+                entries, _ = parse(repo.raw[item.id].data, f"{TREE_DIR}/{relpath}")
+                for name, entry in entries.items():
+                    found = versions.setdefault(join(directory, name), [])
+                    if len(found) < count and entry.digest not in found:
+                        found.append(entry.digest)
+
     for commit in history.commits_from(repo, tips):
-        key = memo.tree_id(commit)
-        if key is None or key in seen_trees:
-            continue
-        seen_trees.add(key)
-        for rel, entry in memo.at_commit(commit).files.items():
-            found = versions.setdefault(rel, [])
-            if len(found) < count and entry.digest not in found:
-                found.append(entry.digest)
+        tree = history.subtree(history.subtree(commit.tree, ".gitdata"), "tree")
+        if tree is not None and (tree.id, "") not in seen:
+            seen.add((tree.id, ""))
+            visit(tree, "")
     return {digest for found in versions.values() for digest in found}
 
 
-def recent_versions(repo: GitRepo, tips: list[history.Tip], cutoff: float, memo: history.ManifestMemo) -> set[str]:
-    kept: set[str] = set()
-    seen_trees: set[str] = set()
-    for commit in history.commits_from(repo, tips):
-        if commit.commit_time < cutoff:
-            continue
-        key = memo.tree_id(commit)
-        if key is None or key in seen_trees:
-            continue
-        seen_trees.add(key)
-        kept |= history.digests_of(memo.at_commit(commit))
-    return kept
+def recent_versions(repo: GitRepo, tips: list[history.Tip], cutoff: float) -> set[str]:
+    """Objects used by any commit made since the cutoff."""
+    return set(history.sizes_in_history(repo, tips, since=cutoff))
 
 
 def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now: float | None = None) -> set[str]:
@@ -92,5 +103,5 @@ def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now:
         kept |= newest_versions(repo, tips, policy.keep, memo)
     if policy.older_than is not None:
         cutoff = (now or time.time()) - policy.older_than
-        kept |= recent_versions(repo, tips, cutoff, memo)
+        kept |= recent_versions(repo, tips, cutoff)
     return kept

@@ -159,17 +159,8 @@ def gc_storage(project: Project, name: str, policy: Policy, dry_run: bool = Fals
 
 
 def _known_sizes(project: Project, memo: history.ManifestMemo) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    seen: set[str | None] = set()
-    for commit in history.commits_from(project.repo, history.local_tips(project.repo)):
-        key = memo.tree_id(commit)
-        if key in seen:
-            continue
-        seen.add(key)
-        for entry in memo.at_commit(commit).files.values():
-            sizes[entry.digest] = entry.size
+    sizes = history.sizes_in_history(project.repo, history.local_tips(project.repo))
     for _, tracked in history.workspace_trackeds(project.repo):
         for entry in tracked.files.values():
             sizes[entry.digest] = entry.size
     return sizes
-
