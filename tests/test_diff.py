@@ -105,3 +105,16 @@ def test_diff_in_a_repository_without_commits(repo: Path) -> None:
     gd("add", "new.txt")
     out = gd("diff").stdout
     assert out.startswith("A  new.txt  b3:")
+
+
+def test_odd_file_names_are_quoted_and_colour_is_used_on_request(repo: Path) -> None:
+    name = "it's a $file;.txt.gz"
+    write(repo / name, gzip.compress(b"same\nold\n"))
+    gd("add", name)
+    commit("odd")
+    write(repo / name, gzip.compress(b"same\nnew\n"))
+    out = gd("diff", "gunzip -c {}", name).stdout
+    assert "-old\n" in out and "+new\n" in out
+    coloured = gd("diff", "gunzip -c {}", name, env={"GITDATA_COLOR": "1"}).stdout
+    assert "\x1b[31m-old\x1b[0m\n" in coloured and "\x1b[32m+new\x1b[0m\n" in coloured
+    assert "\x1b[" not in out

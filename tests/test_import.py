@@ -130,6 +130,7 @@ def make_source(tmp_path: Path) -> tuple[Path, Path]:
     write(source / "data" / "a.txt", "a two\n")
     write(source / "data" / "c.txt", "c two\n")
     gd("add", "data", cwd=source)
+    gd("rm", "data/sub/b.txt", cwd=source)
     git("commit", "-q", "-m", "two", cwd=source)
     gd("push", cwd=source)
     return source, store
@@ -150,10 +151,11 @@ def test_import_from_a_second_repository_with_its_own_storage(repo: Path, tmp_pa
     gd("update", "inputs", "-r", "main")
     assert (repo / "inputs" / "a.txt").read_text() == "a two\n"
     assert (repo / "inputs" / "c.txt").read_text() == "c two\n"
+    assert not (repo / "inputs" / "sub" / "b.txt").exists()  # gone upstream, so gone here
     assert "rev=main" in (repo / ".gitdata" / "tree" / "inputs" / "%manifest").read_text()
     assert gd("cat", "inputs/a.txt", "-r", "HEAD").stdout == "a one\n"
 
-    gd("import", str(source), "data/sub/b.txt")  # a local path, single file
+    gd("import", str(source), "data/sub/b.txt", "-r", "v1")  # a local path, single file
     assert (repo / "b.txt").read_text() == "b one\n"
     out = tmp_path / "fetched"
     gd("get", url, "data", "-o", str(out), "-r", "v1")
