@@ -39,7 +39,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 class Snapshot(NamedTuple):
     """git's index as it was before the command: its bytes, and path -> content."""
-    index: bytes | None
+    data: bytes | None
     blobs: Callable[[str], bytes | None]
 
 
@@ -87,8 +87,10 @@ def _branch_ref(repo: GitRepo, branch: str) -> str:
 def _parent(repo: GitRepo, ref: str, from_ref: str | None) -> pygit2.Commit | None:
     from gitdata.git import head_commit, resolve_commit
 
+    import pygit2
+
     existing = repo.raw.references.get(ref)
-    tip = existing.peel() if existing is not None else None
+    tip = existing.peel(pygit2.Commit) if existing is not None else None
     if from_ref is None:
         return tip if tip is not None else head_commit(repo)
     start = resolve_commit(repo, from_ref)
@@ -133,8 +135,10 @@ def _snapshot(repo: GitRepo) -> Snapshot:
         scratch.unlink(missing_ok=True)
 
     def blob(path: str) -> bytes | None:
+        from gitdata.sync import blob_data
+
         oid = ids.get(path)
-        return repo.raw[oid].data if oid is not None else None
+        return blob_data(repo, oid) if oid is not None else None
 
     return Snapshot(data, blob)
 
@@ -163,6 +167,8 @@ def _commit_on(repo: GitRepo, ref: str, parent: pygit2.Commit | None, staged: li
                snapshot: Snapshot, message: str) -> str:
     import pygit2
 
+    from gitdata.sync import blob_data
+
     raw = repo.raw
     scratch = pygit2.Index()
     if parent is not None:
@@ -171,14 +177,14 @@ def _commit_on(repo: GitRepo, ref: str, parent: pygit2.Commit | None, staged: li
         full = repo.workdir / path
         after = full.read_bytes() if full.is_file() else None
         before = snapshot.blobs(path)
-        target = raw[scratch[path].id].data if path in scratch else None
+        target = blob_data(repo, scratch[path].id) if path in scratch else None
         result = _replay(repo, path, before, after, target)
         if result is None:
             if path in scratch:
                 scratch.remove(path)
         else:
-            mode = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE if full.is_file() and os.access(full, os.X_OK) \
-                else pygit2.GIT_FILEMODE_BLOB
+            mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if full.is_file() and os.access(full, os.X_OK) \
+                else pygit2.enums.FileMode.BLOB
             scratch.add(pygit2.IndexEntry(path, raw.create_blob(result), mode))
     tree_id = scratch.write_tree(raw)
     if parent is not None and tree_id == parent.tree_id and raw.references.get(ref) is not None \
@@ -206,7 +212,7 @@ def _restore(repo: GitRepo, staged: list[str], snapshot: Snapshot) -> None:
         else:
             atomic_write(full, before)
     index_path = repo.git_dir / "index"
-    if snapshot.index is None:
+    if snapshot.data is None:
         index_path.unlink(missing_ok=True)
     else:
-        atomic_write(index_path, snapshot.index)
+        atomic_write(index_path, snapshot.data)

@@ -217,6 +217,11 @@ def global_template_dir() -> tuple[Path, bool]:
     return base / "git-data" / "git-template", True
 
 
+def is_our_template_dir(template: Path) -> bool:
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return template == base / "git-data" / "git-template"
+
+
 def hooks_enabled(workdir: Path) -> bool:
     """False when hooks are switched off for this run or this repository."""
     if os.environ.get("GITDATA_SKIP_HOOKS", "0") not in ("", "0"):

@@ -27,6 +27,8 @@ from gitdata.manifest import Entry
 from gitdata.paths import join
 
 if TYPE_CHECKING:
+    import pygit2
+
     from gitdata.git import GitRepo
 
 STEP_FILE = re.compile(r"^\.gitdata/pipelines/[^/]+/[^/]+\.ya?ml$")
@@ -272,23 +274,24 @@ def write_record(repo: GitRepo, manifest_relpath: str, conflicts: list[EntryConf
 
 def _read_record(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
+        record = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) and isinstance(record.get("entries"), list) else None
 
 
-def conflicted_index_paths(repo: GitRepo) -> dict[str, tuple[object | None, object | None, object | None]]:
+def conflicted_index_paths(repo: GitRepo) -> dict[str, tuple[pygit2.Oid | None, ...]]:
     """Paths git has in a conflicted state: path -> (base, ours, theirs) blob ids."""
     index = repo.raw.index
     index.read(False)
     conflicts = index.conflicts
     if conflicts is None:
         return {}
-    found = {}
+    found: dict[str, tuple[pygit2.Oid | None, ...]] = {}
     for base, ours, theirs in conflicts:
         entry = base or ours or theirs
         found[entry.path] = tuple(e.id if e is not None else None for e in (base, ours, theirs))
-    return found  # type: ignore[return-value]
+    return found
 
 
 def load_conflicts(repo: GitRepo) -> list[Conflict]:
@@ -321,13 +324,15 @@ def load_conflicts(repo: GitRepo) -> list[Conflict]:
     return found
 
 
-def _record_from_index(repo: GitRepo, relpath: str, ids: tuple[object | None, ...]) -> dict[str, Any] | None:
+def _record_from_index(repo: GitRepo, relpath: str, ids: tuple[pygit2.Oid | None, ...]) -> dict[str, Any] | None:
     """git settled this manifest without our driver (modify/delete): do what the
     driver would have done, so that resolving starts from the merged entries."""
     from gitdata.fsutil import atomic_write
     from gitdata.git import stage
 
-    sides = [repo.raw[i].data if i is not None else b"" for i in ids]
+    from gitdata.sync import blob_data
+
+    sides = [blob_data(repo, i) if i is not None else b"" for i in ids]
     try:
         merged, conflicts = merge_manifests(sides[0], sides[1], sides[2], relpath)
     except GitDataError:

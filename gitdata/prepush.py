@@ -84,7 +84,7 @@ def receipted_commits(repo: GitRepo, ref: str, line: str) -> list[str]:
     import pygit2
 
     try:
-        notes = list(repo.raw.notes(ref))
+        notes = list(repo.raw.notes(ref))  # type: ignore[call-arg]  # pygit2's stub lacks the ref
     except (KeyError, pygit2.GitError):
         return []
     found = []
@@ -115,7 +115,7 @@ def write_receipts(repo: GitRepo, ref: str, line: str, oids: Iterable[str]) -> i
 def commits_to_push(repo: GitRepo, update: RefUpdate, hidden: Iterable[str]) -> list[pygit2.Commit]:
     import pygit2
 
-    walker = repo.raw.walk(update.local_sha, pygit2.GIT_SORT_NONE)
+    walker = repo.raw.walk(update.local_sha, pygit2.enums.SortMode.NONE)
     for oid in hidden:
         try:
             walker.hide(oid)
@@ -143,16 +143,16 @@ def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[s
     """Digests that appear in a commit's manifest but in none of its parents' at the same path."""
     from gitdata.git import GITDATA_DIR, subtree
     from gitdata.manifest import MANIFEST_NAME, TREE_DIR, parse
-    from gitdata.sync import diff_blobs
+    from gitdata.sync import blob_data, diff_blobs
 
     def data_tree(commit: pygit2.Commit) -> pygit2.Tree | None:
         return subtree(subtree(commit.tree, GITDATA_DIR), "tree")
 
-    def digests_of(blob_id: object, path: str) -> set[str]:
-        entries, _ = parse(repo.raw[blob_id].data, f"{TREE_DIR}/{path}")
+    def digests_of(blob_id: pygit2.Oid, path: str) -> set[str]:
+        entries, _ = parse(blob_data(repo, blob_id), f"{TREE_DIR}/{path}")
         return {entry.digest for entry in entries.values()}
 
-    def blob_in(tree: pygit2.Tree | None, path: str) -> object | None:
+    def blob_in(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
         if tree is None:
             return None
         try:
@@ -161,7 +161,7 @@ def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[s
             return None
 
     found: set[str] = set()
-    seen_blobs: set[object] = set()
+    seen_blobs: set[pygit2.Oid] = set()
     for commit in commits:
         new_tree = data_tree(commit)
         if new_tree is None:

@@ -54,17 +54,35 @@ def gitdata_tree_at(repo: GitRepo, rev: str | None) -> pygit2.Tree | None:
         return None
 
 
-def _items(repo: GitRepo, tree: pygit2.Tree | None) -> dict[str, tuple[str, object]]:
+def _items(repo: GitRepo, tree: pygit2.Tree | None) -> dict[str, tuple[str, pygit2.Oid]]:
     import pygit2
 
     if tree is None:
         return {}
     kinds = {pygit2.GIT_OBJECT_TREE: "tree", pygit2.GIT_OBJECT_BLOB: "blob"}
-    return {item.name: (kinds.get(item.type, "other"), item.id) for item in tree}
+    return {str(item.name): (kinds.get(item.type, "other"), item.id) for item in tree}
+
+
+def tree_of(repo: GitRepo, oid: pygit2.Oid) -> pygit2.Tree:
+    import pygit2
+
+    obj = repo.raw[oid]
+    if not isinstance(obj, pygit2.Tree):
+        raise GitDataError(f"git object {oid} is not a tree")
+    return obj
+
+
+def blob_data(repo: GitRepo, oid: pygit2.Oid) -> bytes:
+    import pygit2
+
+    obj = repo.raw[oid]
+    if not isinstance(obj, pygit2.Blob):
+        raise GitDataError(f"git object {oid} is not a blob")
+    return obj.data
 
 
 def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
-               prefix: str = "") -> Iterator[tuple[str, object | None, object | None]]:
+               prefix: str = "") -> Iterator[tuple[str, pygit2.Oid | None, pygit2.Oid | None]]:
     """(path, old blob id, new blob id) of every blob that differs, descending
     only into subtrees whose ids differ."""
     if old is not None and new is not None and old.id == new.id:
@@ -75,8 +93,8 @@ def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
         if o == n:
             continue
         path = prefix + name
-        o_tree = repo.raw[o[1]] if o and o[0] == "tree" else None
-        n_tree = repo.raw[n[1]] if n and n[0] == "tree" else None
+        o_tree = tree_of(repo, o[1]) if o and o[0] == "tree" else None
+        n_tree = tree_of(repo, n[1]) if n and n[0] == "tree" else None
         if o_tree is not None or n_tree is not None:
             yield from diff_blobs(repo, o_tree, n_tree, path + "/")
         o_blob = o[1] if o and o[0] == "blob" else None
@@ -85,10 +103,10 @@ def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
             yield path, o_blob, n_blob
 
 
-def _parse_blob(repo: GitRepo, blob_id: object | None, source: str) -> dict[str, Entry]:
+def _parse_blob(repo: GitRepo, blob_id: pygit2.Oid | None, source: str) -> dict[str, Entry]:
     if blob_id is None:
         return {}
-    entries, _ = manifest.parse(repo.raw[blob_id].data, source)
+    entries, _ = manifest.parse(blob_data(repo, blob_id), source)
     return entries
 
 
@@ -305,7 +323,7 @@ def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
     return changes
 
 
-def _blob_id(tree: pygit2.Tree | None, relpath: str) -> object | None:
+def _blob_id(tree: pygit2.Tree | None, relpath: str) -> pygit2.Oid | None:
     if tree is None:
         return None
     try:

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
+
+if TYPE_CHECKING:
+    from gitdata.git import GitRepo
+    from gitdata.project import Project
 
 HOOKS = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
 
@@ -37,14 +42,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _project(repo):  # type: ignore[no-untyped-def]
+def _project(repo: GitRepo) -> Project:
+    """The project, without requiring .gitdata/config: a checkout may leave a branch
+    that has none, and its files must still go."""
     from gitdata.cache import open_cache
     from gitdata.project import Project
 
     return Project(repo, open_cache(repo.data_dir))
 
 
-def post_hook(repo, hook: str, hook_args: list[str]) -> None:  # type: ignore[no-untyped-def]
+def post_hook(repo: GitRepo, hook: str, hook_args: list[str]) -> None:
     from gitdata import sync
 
     project = _project(repo)
@@ -86,7 +93,7 @@ def post_hook(repo, hook: str, hook_args: list[str]) -> None:  # type: ignore[no
     sync.report(result, hook)
 
 
-def _after_clone(repo) -> None:  # type: ignore[no-untyped-def]
+def _after_clone(repo: GitRepo) -> None:
     """A fresh clone: make fetches bring our notes back too."""
     from gitdata import hooks
 
@@ -94,7 +101,7 @@ def _after_clone(repo) -> None:  # type: ignore[no-untyped-def]
         hooks.ensure_notes_refspec(repo.workdir, remote)
 
 
-def pre_push_hook(repo, hook_args: list[str], stdin: str) -> int:  # type: ignore[no-untyped-def]
+def pre_push_hook(repo: GitRepo, hook_args: list[str], stdin: str) -> int:
     from gitdata import hooks, prepush
 
     if len(hook_args) != 2:

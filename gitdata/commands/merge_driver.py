@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitdata import manifest, merge, output
 from gitdata.errors import GitDataError
 from gitdata.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from gitdata.git import GitRepo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if clean else 1
 
 
-def merge_manifest_file(repo, args: argparse.Namespace, base: bytes, ours: bytes, theirs: bytes,  # type: ignore[no-untyped-def]
+def merge_manifest_file(repo: GitRepo, args: argparse.Namespace, base: bytes, ours: bytes, theirs: bytes,
                         labels: tuple[str, str]) -> int:
     try:
         merged, conflicts = merge.merge_manifests(base, ours, theirs, args.path)

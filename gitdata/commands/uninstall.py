@@ -52,4 +52,7 @@ def uninstall_global() -> dict[str, object]:
     actions = hooks.uninstall_hooks(directory) if directory.is_dir() else []
     _say(actions, directory)
     hooks.unregister_merge_driver(None, "global")
+    if hooks.is_our_template_dir(template):
+        hooks.config_unset("init.templateDir", scope="global")
+        output.info("unset init.templateDir (git's own template is used again)")
     return {"scope": "global", "hooks_dir": str(directory), "hooks": {a.name: a.action for a in actions}}
