@@ -9,6 +9,7 @@ commands from its config (the generic kind) is refused."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -54,13 +55,35 @@ def open_source(url: str, rev: str | None) -> Iterator[Source]:
         return
     with tempfile.TemporaryDirectory(prefix="git-data-import-") as tmp:
         bare = Path(tmp) / "source.git"
-        proc = subprocess.run(["git", "clone", "--bare", "--quiet", "--", url, str(bare)],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
-        if proc.returncode != 0:
-            detail = proc.stderr.strip().splitlines()
-            raise GitDataError(f"cannot clone '{url}': {detail[-1] if detail else 'git clone failed'}")
+        _clone(url, rev, bare)
         repo = GitRepo(bare, bare, bare)
         yield Source(repo, url, rev, str(resolve_commit(repo, rev).id), False)
+
+
+_BRANCH_NAME = re.compile(r"^(?!-)[A-Za-z0-9._/-]+$")
+_HEXISH = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def _clone(url: str, rev: str, target: Path) -> None:
+    """A bare clone; only the one commit when `rev` is HEAD or a branch or tag name
+    (imports read a single commit), else the full history."""
+    attempts: list[list[str]] = []
+    if rev == "HEAD":
+        attempts.append(["--depth", "1"])
+    elif _BRANCH_NAME.match(rev) and not _HEXISH.match(rev) and ".." not in rev:
+        attempts.append(["--depth", "1", "--branch", rev])
+    attempts.append([])
+    detail = "git clone failed"
+    for extra in attempts:
+        shutil.rmtree(target, ignore_errors=True)
+        proc = subprocess.run(["git", "clone", "--bare", "--quiet", *extra, "--", url, str(target)],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if proc.returncode == 0:
+            return
+        lines = proc.stderr.strip().splitlines()
+        fatal = [line for line in lines if line.startswith("fatal:")]
+        detail = (fatal or lines or [detail])[0].removeprefix("fatal: ")
+    raise GitDataError(f"cannot clone '{url}': {detail}")
 
 
 def tracked(source: Source) -> Tracked:
