@@ -143,7 +143,11 @@ def gc_storage(project: Project, name: str, policy: Policy, dry_run: bool = Fals
     storage = transfer.open_named_storage(project, name)
     memo = history.ManifestMemo(repo)
     kept = policy_keeps(repo, policy, memo)
-    kept |= history.referenced_by_history(repo, history.remote_tips(repo), memo)
+    remotes = history.remote_tips(repo)
+    if not remotes:
+        output.warn("no remote-tracking branches: data that other clones pushed to this storage is not "
+                    "protected; run 'git fetch' first if the storage is shared")
+    kept |= history.referenced_by_history(repo, remotes, memo)
     sizes = _known_sizes(project, memo)
     candidates = [d for d in storage.list_digests() if d not in kept]
     unpushed: list[str] = []
