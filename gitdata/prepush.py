@@ -112,10 +112,20 @@ def write_receipts(repo: GitRepo, ref: str, line: str, oids: Iterable[str]) -> i
 
 # -- what the pushed commits need -----------------------------------------------
 
-def commits_to_push(repo: GitRepo, update: RefUpdate, hidden: Iterable[str]) -> list[pygit2.Commit]:
+def pushed_commit(repo: GitRepo, sha: str) -> str | None:
+    """The commit a pushed sha names (annotated tags peeled); None for anything else."""
     import pygit2
 
-    walker = repo.raw.walk(update.local_sha, pygit2.enums.SortMode.NONE)
+    try:
+        return str(repo.raw[sha].peel(pygit2.Commit).id)
+    except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+        return None
+
+
+def commits_to_push(repo: GitRepo, tip: str, hidden: Iterable[str]) -> list[pygit2.Commit]:
+    import pygit2
+
+    walker = repo.raw.walk(tip, pygit2.enums.SortMode.NONE)
     for oid in hidden:
         try:
             walker.hide(oid)
@@ -194,22 +204,24 @@ def pre_push(project: Project, remote: str, url: str, updates: list[RefUpdate]) 
     from gitdata import transfer
 
     repo = project.repo
-    pushed = [u for u in updates if not _is_zero(u.local_sha)]
+    tips = {u: pushed_commit(repo, u.local_sha) for u in updates if not _is_zero(u.local_sha)}
+    pushed = {u: tip for u, tip in tips.items() if tip is not None}
     if not pushed:
         return 0
     storage = transfer.default_storage_name(project)
     ref = line = None
     if storage is not None:
         ref, line = notes_ref(storage), receipt_line(storage, receipt_key(repo, storage))
-        pushed = [u for u in pushed if not has_receipt(repo, ref, u.local_sha, line)]
+        pushed = {u: tip for u, tip in pushed.items() if not has_receipt(repo, ref, tip, line)}
         if not pushed:
             output.verbose("git-data: every pushed commit has a push receipt; nothing to check")
             return 0
     receipted = receipted_commits(repo, ref, line) if ref and line else []
-    digests: set[str] = set()
-    for update in pushed:
-        commits = commits_to_push(repo, update, remote_known(repo, remote, update) + receipted)
-        digests |= introduced_digests(repo, commits)
+    commits: dict[str, pygit2.Commit] = {}
+    for update, tip in pushed.items():
+        for commit in commits_to_push(repo, tip, remote_known(repo, remote, update) + receipted):
+            commits[str(commit.id)] = commit
+    digests = introduced_digests(repo, commits.values())
     if not digests:
         return 0
     if storage is None:
@@ -228,7 +240,7 @@ def pre_push(project: Project, remote: str, url: str, updates: list[RefUpdate]) 
     else:
         output.verbose(f"git-data: storage '{storage}' already has all {len(digests)} object(s)")
     assert ref is not None and line is not None
-    if write_receipts(repo, ref, line, [u.local_sha for u in pushed]):
+    if write_receipts(repo, ref, line, sorted(set(pushed.values()))):
         push_receipts(repo, remote, ref)
     return sent
 

@@ -101,6 +101,13 @@ def test_force_push_and_new_branch_upload_what_the_remote_lacks(repo: Path, tmp_
     git("commit", "-q", "--amend", "-m", "t2")
     assert "uploaded 1 object(s)" in git("push", "-f", "origin", "topic").stderr
     assert stored(storage) == 3
+    write(repo / "data" / "v", "tagged\n")
+    gd("add", "data")
+    git("commit", "-qm", "v")
+    git("tag", "-a", "v1", "-m", "release")
+    assert "uploaded 1 object(s)" in git("push", "origin", "--tags").stderr   # an annotated tag, peeled
+    assert stored(storage) == 4
+    assert "uploaded" not in git("push", "origin", "--all").stderr           # topic's tip: receipted by the tag push
 
 
 def test_push_without_a_storage_is_refused_with_a_hint(repo: Path, tmp_path: Path) -> None:
