@@ -129,9 +129,12 @@ def collect_deps(workdir, args: argparse.Namespace) -> list[Dep]:  # type: ignor
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.pipeline import stepcache
+
     repo = find_repo()
     if not (repo.workdir / ".gitdata").is_dir():
         raise GitDataError(f"git-data is not initialised in {repo.workdir}; run 'git data init'")
+    stepcache.use(repo.data_dir)
     pipeline = model.resolve_pipeline(repo.workdir, args.pipeline)
     action = {"rm": "remove", "dependency": "dep", "output": "out"}.get(args.action, args.action)
     if action == "list":

@@ -395,17 +395,14 @@ def load_step(workdir: Path, pipeline: str, name: str) -> Step:
     return read_step_file(path, pipeline, name)
 
 
-def save_step(workdir: Path, step: Step) -> str:
+def save_step(workdir: Path, step: Step, before: Step | None = None) -> str:
+    """Write a step file; with `before` (the step as loaded), nothing is written when
+    nothing changed, so a hand-formatted file keeps its layout."""
     from gitdata.fsutil import atomic_write
 
-    path = workdir / step.relpath
-    data = serialize_step(step)
-    try:
-        if path.read_bytes() == data:
-            return step.relpath
-    except FileNotFoundError:
-        pass
-    atomic_write(path, data)
+    if before is not None and step == before:
+        return step.relpath
+    atomic_write(workdir / step.relpath, serialize_step(step))
     return step.relpath
 
 

@@ -104,6 +104,7 @@ class Runner:
         self.default_commit = settings.as_bool(config.get("run.commit"))
         self._settings: outs.Settings | None = None
         self.tmp = project.repo.data_dir / "tmp" / f"run-{os.getpid()}"
+        self._made_dirs = False
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -151,6 +152,10 @@ class Runner:
                             release(name)
             finally:
                 self.ctx.flush()
+                if self._made_dirs:
+                    import shutil
+
+                    shutil.rmtree(self.tmp, ignore_errors=True)
         if self.push_mode == "end" and not self.options.dry_run:
             self._push("end of run")
         for name in self.order:
@@ -242,11 +247,12 @@ class Runner:
     def _env(self, step: Step, verdict: freshness.Verdict) -> dict[str, str]:
         env = dict(os.environ)
         env.update(GITDATA_STEP=step.name, GITDATA_PIPELINE=step.pipeline, GITDATA_ROOT=str(self.project.workdir))
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        for kind, variable in ENV_FILES.items():
-            path = self.tmp / f"{step.name}.{kind}"
-            path.unlink(missing_ok=True)
-            env[variable] = str(path)
+        if not self._made_dirs:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            log_dir(self.project, self.pipeline.name).mkdir(parents=True, exist_ok=True)
+            self._made_dirs = True
+        for kind, variable in ENV_FILES.items():   # a fresh directory per run: no stale files
+            env[variable] = f"{self.tmp}/{step.name}.{kind}"
         for dep in step.deps:
             if dep.kind in model.ITEM_KINDS:
                 old = step.record.items.get(dep.key) if step.record else None
@@ -288,7 +294,7 @@ class Runner:
     def _record(self, step: Step, verdict: freshness.Verdict, produced: dict[str, str]) -> None:
         record = Record(dict(verdict.snapshot), dict(verdict.items), dict(produced))
         updated = step._replace(record=record)
-        model.save_step(self.project.workdir, updated)
+        model.save_step(self.project.workdir, updated, before=step)
         self.steps[step.name] = updated
         self.records[step.name] = record
 
@@ -372,7 +378,6 @@ def execute(step: Step, cwd: Path, env: dict[str, str], log: Path) -> Executed:
     """Run a step's command through the shell; stdout and stderr go to its log."""
     import shlex
     import subprocess
-    log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log, "wb") as handle:
         handle.write(f"$ cd {shlex.quote(str(cwd))} && {step.command}\n".encode("utf-8", "surrogateescape"))
