@@ -164,6 +164,8 @@ def test_outputs_are_cached_recorded_and_restored_instead_of_recomputed(repo: Pa
     assert "out.txt" in (repo / ".gitdata/tree/%manifest").read_text()
     assert "/out.txt" in (repo / ".gitignore").read_text().splitlines()
     assert "out.txt: b3:" in (repo / STEPS / "make.yaml").read_text()
+    staged = git("diff", "--cached", "--name-only").stdout.split()
+    assert {".gitdata/tree/%manifest", ".gitignore", f"{STEPS}/make.yaml"} <= set(staged)
     (repo / "out.txt").unlink()
     assert "output missing: out.txt" in gd("status").stdout
     assert "restored make from the cache" in gd("run").stderr

@@ -98,6 +98,7 @@ class Runner:
         self.would_run: set[str] = set()
         self.blocked: dict[str, str] = {}
         self.to_push: set[str] = set()
+        self.to_stage: list[str] = []
         self.push_mode = options.push or config.get("run.push") or None
         if self.push_mode not in (None, "each", "end", "none"):
             raise GitDataError(f"run.push must be each, end or none (found '{self.push_mode}')")
@@ -152,6 +153,10 @@ class Runner:
                             release(name)
             finally:
                 self.ctx.flush()
+                if self.to_stage:
+                    from gitdata import git
+
+                    git.stage(self.project.repo, self.to_stage)
                 if self._made_dirs:
                     import shutil
 
@@ -239,6 +244,7 @@ class Runner:
                     output.warn(f"{step.name}: could not restore outputs from the cache ({exc}); running it")
                     return False
                 self._record(step, verdict, recorded.outputs)
+                self.to_stage.append(step.relpath)
                 self.outcomes[step.name] = Outcome(step.name, "restored", verdict.reasons)
                 output.info(f"restored {step.name} from the cache: {_short(verdict.reasons)}")
                 return True
@@ -279,6 +285,8 @@ class Runner:
             return
         produced = recorded.outputs if recorded else {}
         self._record(step, verdict, produced)
+        if recorded is not None:
+            self.to_stage.append(step.relpath)   # beside the manifests `record` staged
         outs.remember_run(self.project, step, verdict.snapshot, produced)
         self.to_push.update(produced.values())
         self.outcomes[name] = Outcome(name, "ran", verdict.reasons, "", executed.seconds)
