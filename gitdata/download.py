@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 from urllib.parse import unquote, urlparse
 
 from gitdata import output
@@ -74,7 +74,7 @@ def fetch(url: str, dest: Path, algorithm: str, agent: str | None = None, etag: 
         total = int(expected) if expected and expected.isdigit() else 0
         try:
             with open(dest, "wb") as target, output.progress(f"Downloading {file_name_or(url)}", 1, total) as bar:
-                digest, size = copy_and_digest(_Counting(response, bar), target, algorithm)
+                digest, size = copy_and_digest(cast(BinaryIO, _Counting(response, bar)), target, algorithm)
         except OSError as exc:
             os.unlink(dest) if os.path.exists(dest) else None
             raise GitDataError(f"GET {url}: {exc}") from None

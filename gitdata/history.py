@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, cast
 
 from gitdata.errors import GitDataError
 from gitdata.git import GitRepo, gitdata_tree, resolve_commit, subtree
@@ -58,7 +58,7 @@ class ManifestMemo:
 
 # -- refs that keep data alive ----------------------------------------------
 
-def _peel_commit(repo: GitRepo, oid: object) -> str | None:
+def _peel_commit(repo: GitRepo, oid: Any) -> str | None:
     import pygit2
 
     try:
@@ -193,7 +193,9 @@ def commits_from(repo: GitRepo, tips: Iterable[Tip]) -> Iterator[pygit2.Commit]:
     ids = sorted({tip.commit_id for tip in tips})
     if not ids:
         return
-    walker = repo.raw.walk(ids[0], pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+    from pygit2.enums import SortMode
+
+    walker = repo.raw.walk(pygit2.Oid(hex=ids[0]), SortMode.TOPOLOGICAL | SortMode.TIME)
     for other in ids[1:]:
         walker.push(pygit2.Oid(hex=other))
     yield from walker
@@ -235,9 +237,10 @@ def sizes_in_history(repo: GitRepo, tips: Iterable[Tip], since: float | None = N
                 continue
             seen.add(item.id)
             if item.type == pygit2.GIT_OBJECT_TREE:
-                visit(repo.raw[item.id], f"{prefix}{item.name}/")
+                visit(cast("pygit2.Tree", repo.raw[item.id]), f"{prefix}{item.name}/")
             elif item.type == pygit2.GIT_OBJECT_BLOB:
-                entries, _ = parse(repo.raw[item.id].data, f"{TREE_DIR}/{prefix}{item.name}")
+                data = cast("pygit2.Blob", repo.raw[item.id]).data
+                entries, _ = parse(data, f"{TREE_DIR}/{prefix}{item.name}")
                 for entry in entries.values():
                     found[entry.digest] = entry.size
 

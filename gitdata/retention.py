@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from gitdata import history
 from gitdata.errors import UsageError
-from gitdata.git import GitRepo
+from gitdata.git import GitRepo, resolve_commit
 
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w|mo|y)?\s*$")
@@ -64,11 +64,11 @@ def newest_versions(repo: GitRepo, tips: list[history.Tip], count: int, memo: hi
                 continue
             seen.add(key)
             if item.type == pygit2.GIT_OBJECT_TREE:
-                visit(repo.raw[item.id], f"{prefix}{item.name}/")
+                visit(cast("pygit2.Tree", repo.raw[item.id]), f"{prefix}{item.name}/")
             elif item.type == pygit2.GIT_OBJECT_BLOB:
-                relpath = prefix + item.name
+                relpath = f"{prefix}{item.name}"
                 directory = directory_of(relpath)
-                entries, _ = parse(repo.raw[item.id].data, f"{TREE_DIR}/{relpath}")
+                entries, _ = parse(cast("pygit2.Blob", repo.raw[item.id]).data, f"{TREE_DIR}/{relpath}")
                 for name, entry in entries.items():
                     found = versions.setdefault(join(directory, name), [])
                     if len(found) < count and entry.digest not in found:
@@ -98,7 +98,7 @@ def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now:
         return kept | history.referenced_by_history(repo, history.local_tips(repo), memo)
     tips = history.worktree_heads(repo) if policy.workspace_only else history.ref_tips(repo)
     for tip in tips:
-        kept |= history.digests_of(memo.at_commit(repo.raw[tip.commit_id]))
+        kept |= history.digests_of(memo.at_commit(resolve_commit(repo, tip.commit_id)))
     if policy.keep is not None:
         kept |= newest_versions(repo, tips, policy.keep, memo)
     if policy.older_than is not None:

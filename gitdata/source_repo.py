@@ -116,7 +116,7 @@ def _settings(source: Source) -> dict[str, str]:
         with tempfile.NamedTemporaryFile(prefix="git-data-config-", delete=False) as handle:
             handle.write(data)
         try:
-            settings = {e.name: e.value for e in pygit2.Config(handle.name)}
+            settings = {e.name: e.value or "" for e in pygit2.Config(handle.name)}
         except pygit2.GitError as exc:
             raise GitDataError(f"{source.url}: .gitdata/config: {exc}") from None
         finally:
@@ -126,7 +126,7 @@ def _settings(source: Source) -> dict[str, str]:
         if local.is_file():
             for e in pygit2.Config(str(local)):
                 if e.name.startswith("gitdata."):
-                    settings[e.name[len("gitdata."):]] = e.value
+                    settings[e.name[len("gitdata."):]] = e.value or ""
     return settings
 
 
@@ -134,7 +134,7 @@ def open_default_storage(source: Source) -> Storage | None:
     from gitdata.storage import open_storage, storage_config
 
     settings = _settings(source)
-    name = settings.get("core.defaultstorage")
+    name: str | None = settings.get("core.defaultstorage")
     if not name:
         names = sorted({k[len("storage."):-len(".url")] for k in settings
                         if k.startswith("storage.") and k.endswith(".url")})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Callable
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
@@ -100,7 +101,7 @@ def verb_options(verb: str | None) -> list[str]:
                    if action.help != argparse.SUPPRESS})
 
 
-_WORDS = {"verbs": verbs, "paths": tracked_paths, "steps": step_names, "storages": storage_names,
+_WORDS: dict[str, Callable[[str | None], list[str]]] = {"verbs": verbs, "paths": tracked_paths, "steps": step_names, "storages": storage_names,
           "options": verb_options}
 
 BASH = r"""

@@ -80,9 +80,9 @@ def import_repo(project: Project, url: str, src: str, dest: str, rev: str | None
                     imports.check_target(project, rel, tracked, force)
                 changes[rel] = new
         source_repo.into_cache(project, source, sorted({e.digest for e in changes.values() if e is not None}))
-    for rel, entry in changes.items():
-        assert entry is not None
-        imports.place(project, rel, entry)
+    for rel, placed in changes.items():
+        if placed is not None:
+            imports.place(project, rel, placed)
     for rel, entry in previous.items():
         if rel not in targets and imports.remove_if_safe(project, rel, entry):
             changes[rel] = None
