@@ -144,7 +144,17 @@ def remove_storage(project: Project, name: str) -> None:
         rest = storage_names(project)
         if len(rest) == 1:
             config.set_value(project.repo, DEFAULT_KEY, rest[0])
+    _drop_empty_sections(project, name)
     git.stage(project.repo, [CONFIG_PATH])
+
+
+def _drop_empty_sections(project: Project, name: str) -> None:
+    """The section headers git leaves behind once their last key is gone."""
+    import subprocess
+
+    for args in (["-f", str(project.workdir / CONFIG_PATH), "--remove-section", f"storage.{name}"],
+                 ["--file", str(project.repo.common_dir / "config"), "--remove-section", f"gitdata.storage.{name}"]):
+        subprocess.run(["git", "config", *args], capture_output=True, stdin=subprocess.DEVNULL)
 
 
 def set_default(project: Project, name: str, local: bool = False) -> None:
