@@ -5,7 +5,7 @@ import argparse
 import os
 import stat
 import string
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
@@ -73,8 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    template = args.format if args.format is not None else DEFAULT_FORMAT
-    check_template(template)
+    template = compile_template(args.format if args.format is not None else DEFAULT_FORMAT)
     project = open_project()
     items = ls(project, scopes_or_all(project, args.paths), untracked=args.untracked,
                explicit=bool(args.paths), show_dirs=args.show_dirs, sort=args.sort, reverse=args.reverse)
@@ -85,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
             result["summary"] = summary.as_json()
         output.print_json(result)
         return 0
-    for item in items:
-        output.out(render(template, item))
+    if items:
+        output.out("\n".join(render(template, item) for item in items))
     if not args.no_summary and args.verbosity >= output.NORMAL:
         output.out(summary_line(summary))
     return 0
@@ -117,20 +116,20 @@ def ls(project: Project, scopes: list[str], untracked: bool = False, explicit: b
 
 
 def _tracked_items(project: Project, files: dict[str, Entry]) -> list[Listed]:
-    from gitdata.workspace import CLEAN as WS_CLEAN, MISSING, file_state, parallel_map
+    from gitdata.workspace import CLEAN as WS_CLEAN, MISSING, file_states
 
-    stats = project.stat_cache()
-    cache = project.cache
-
-    def one(item: tuple[str, Entry]) -> Listed:
-        rel, entry = item
-        state = file_state(project.repo, rel, entry, cache, stats)
-        cached = cache.has(entry.digest)
+    items = sorted(files.items())
+    states = file_states(project.repo, items, project.cache, project.stat_cache())
+    absent = project.cache.missing(entry.digest for _, entry in items)
+    listed = []
+    prefix = f"{project.workdir}{os.sep}"
+    for (rel, entry), state in zip(items, states):
+        cached = entry.digest not in absent
         letter = {WS_CLEAN: CLEAN if cached else NOT_CACHED, MISSING: DELETED}.get(state, MODIFIED)
-        kind, mtime = _kind_and_mtime(project.workdir / rel)
-        return Listed(rel, letter, kind, entry.size, entry.digest, entry.method, entry.executable, cached, mtime)
-
-    return list(parallel_map(one, sorted(files.items())))
+        kind, mtime = _kind_and_mtime(prefix + rel) if state != MISSING else ("-", None)
+        listed.append(Listed(rel, letter, kind, entry.size, entry.digest, entry.method, entry.executable,
+                             cached, mtime))
+    return listed
 
 
 def _untracked(project: Project, tracked: Tracked, scopes: list[str], untracked: bool, explicit: bool) -> list[str]:
@@ -162,7 +161,7 @@ def _untracked_item(project: Project, rel: str) -> Listed | None:
     return Listed(rel, UNTRACKED, kind, st.st_size, None, None, bool(st.st_mode & stat.S_IXUSR), False, mtime)
 
 
-def _kind_and_mtime(path: os.PathLike[str]) -> tuple[str, float | None]:
+def _kind_and_mtime(path: str | os.PathLike[str]) -> tuple[str, float | None]:
     try:
         st = os.lstat(path)
     except OSError:
@@ -212,50 +211,66 @@ def summary_line(summary: Summary) -> str:
 
 # -- formatting --------------------------------------------------------------
 
-class _Formatter(string.Formatter):
-    def format_field(self, value: Any, format_spec: str) -> str:
-        if isinstance(value, _Digest):
-            hexdigest = value.text.split(":", 1)[-1]
-            if format_spec.isdigit():
-                return hexdigest[:int(format_spec)].ljust(int(format_spec))
-            return format(hexdigest, format_spec)
-        return super().format_field(value, format_spec)
+def _digest_field(item: Listed, spec: str) -> str:
+    hexdigest = item.digest.partition(":")[2] if item.digest else "-"
+    if spec.isdigit():
+        return hexdigest[:int(spec)].ljust(int(spec))
+    return format(hexdigest, spec)
 
 
-class _Digest(NamedTuple):
-    text: str
-
-
-_FORMATTER = _Formatter()
-
-
-def _fields(item: Listed) -> dict[str, Any]:
+def _mtime(item: Listed) -> str:
     import time
 
-    mtime = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.mtime)) if item.mtime is not None else "-"
-    return {
-        "status": item.status, "state": STATUS_NAMES[item.status], "type": item.kind,
-        "method": item.method or "-", "size": output.human_size(item.size) if item.kind != "-" or item.digest
-        else "-", "bytes": item.size,
-        "digest": _Digest(item.digest or "-"), "algorithm": item.digest.split(":")[0] if item.digest else "-",
-        "exec": "x" if item.executable else "-", "cached": "*" if item.cached else "-", "mtime": mtime,
-        "path": item.path + ("/" if item.kind == "d" else ""), "name": os.path.basename(item.path),
-    }
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(item.mtime)) if item.mtime is not None else "-"
 
 
-def check_template(template: str) -> None:
+_GETTERS: dict[str, Callable[[Listed], Any]] = {
+    "status": lambda i: i.status,
+    "state": lambda i: STATUS_NAMES[i.status],
+    "type": lambda i: i.kind,
+    "method": lambda i: i.method or "-",
+    "size": lambda i: output.human_size(i.size),
+    "bytes": lambda i: i.size,
+    "algorithm": lambda i: i.digest.partition(":")[0] if i.digest else "-",
+    "exec": lambda i: "x" if i.executable else "-",
+    "cached": lambda i: "*" if i.cached else "-",
+    "mtime": _mtime,
+    "path": lambda i: i.path + ("/" if i.kind == "d" else ""),
+    "name": lambda i: os.path.basename(i.path),
+}
+
+
+class Template(NamedTuple):
+    """A --format template parsed once: (literal text, field, format spec) parts."""
+    parts: tuple[tuple[str, str | None, str], ...]
+
+
+def compile_template(template: str) -> Template:
     try:
-        parsed = list(_FORMATTER.parse(template))
+        parsed = list(string.Formatter().parse(template.replace("\\t", "\t")))
     except ValueError as exc:
         raise UsageError(f"bad --format template: {exc}") from None
-    for _, field, _, _ in parsed:
+    parts = []
+    for literal, field, spec, conversion in parsed:
         if field is not None and field not in FIELDS:
             raise UsageError(f"unknown field '{{{field}}}' in --format (known: {', '.join(FIELDS)})")
+        if conversion or "{" in (spec or ""):
+            raise UsageError("bad --format template: conversions and nested fields are not supported")
+        parts.append((literal, field, spec or ""))
+    compiled = Template(tuple(parts))
     try:
-        render(template, Listed("x", CLEAN, "f", 1, "b3:" + "0" * 64, "copy", False, True, 0.0))
+        render(compiled, Listed("x", CLEAN, "f", 1, "b3:" + "0" * 64, "copy", False, True, 0.0))
     except (ValueError, TypeError) as exc:
         raise UsageError(f"bad --format template: {exc}") from None
+    return compiled
 
 
-def render(template: str, item: Listed) -> str:
-    return _FORMATTER.vformat(template.replace("\\t", "\t"), (), _fields(item))
+def render(template: Template, item: Listed) -> str:
+    pieces = []
+    for literal, field, spec in template.parts:
+        pieces.append(literal)
+        if field == "digest":
+            pieces.append(_digest_field(item, spec))
+        elif field is not None:
+            pieces.append(format(_GETTERS[field](item), spec))
+    return "".join(pieces)

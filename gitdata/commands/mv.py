@@ -169,35 +169,40 @@ def plan(project: Project, tracked: Tracked, sources: list[str], destination: st
 
 def _check_plan(project: Project, tracked: Tracked, plan: Plan, keep_source: bool) -> None:
     sources = {m.src for m in plan.moves}
+    prefix = f"{project.workdir}{os.sep}"
     for move in plan.moves:
         check_relpath(move.dst, "destination")
         if move.dst == move.src:
             raise GitDataError(f"'{move.src}' would be moved onto itself")
         if is_under(move.dst, ".gitdata"):
             raise GitDataError(f"'{move.dst}': the destination is inside .gitdata")
-        ensure_inside(project.workdir, move.dst)
-        for ancestor in _ancestors_and_self(move.dst)[:-1]:
-            if ancestor in tracked.files and (keep_source or ancestor not in sources):
-                raise GitDataError(f"'{move.dst}': '{ancestor}' is a tracked file, not a directory")
-            path = project.workdir / ancestor
-            if os.path.lexists(path) and not path.is_dir():
-                raise GitDataError(f"'{move.dst}': '{ancestor}' is a file, not a directory")
-        if (project.workdir / move.dst).is_dir() and not (project.workdir / move.dst).is_symlink():
+        if os.path.isdir(prefix + move.dst) and not os.path.islink(prefix + move.dst):
             raise GitDataError(f"'{move.dst}' is a directory")
-    if not keep_source:
-        for move in plan.moves:
-            if move.dst in sources:
-                raise GitDataError(f"'{move.dst}' is both a source and a destination")
+        if not keep_source and move.dst in sources:
+            raise GitDataError(f"'{move.dst}' is both a source and a destination")
+    checked: set[str] = set()
+    first = {}
+    for move in plan.moves:
+        first.setdefault(parent_dir(move.dst), move.dst)
+    for directory, example in sorted(first.items()):
+        for ancestor in _ancestors_and_self(directory) if directory else []:
+            if ancestor in checked:
+                continue
+            checked.add(ancestor)
+            if ancestor in tracked.files and (keep_source or ancestor not in sources):
+                raise GitDataError(f"'{example}': '{ancestor}' is a tracked file, not a directory")
+            if os.path.lexists(prefix + ancestor) and not os.path.isdir(prefix + ancestor):
+                raise GitDataError(f"'{example}': '{ancestor}' is a file, not a directory")
+        ensure_inside(project.workdir, join(directory, "x"))
 
 
 def _check_sources(project: Project, plan: Plan) -> None:
     """Refuse when a source in the workspace differs from its manifest entry: moving the
     record would silently re-label content the manifest never saw."""
-    from gitdata.workspace import MODIFIED, file_state, parallel_map
+    from gitdata.workspace import MODIFIED, file_states
 
-    stats = project.stat_cache()
     moves = plan.moves
-    states = list(parallel_map(lambda m: file_state(project.repo, m.src, m.entry, project.cache, stats), moves))
+    states = file_states(project.repo, [(m.src, m.entry) for m in moves], project.cache, project.stat_cache())
     modified = sorted(m.src for m, s in zip(moves, states) if s == MODIFIED)
     if modified:
         shown = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5 else "")
@@ -272,7 +277,7 @@ def _update_workspace(project: Project, the_plan: Plan, keep_source: bool) -> li
 
     def one(move: Move) -> str | None:
         src = project.workdir / move.src
-        dst = ensure_inside(project.workdir, move.dst)
+        dst = project.workdir / move.dst   # every destination directory was checked by _check_plan
         if os.path.lexists(dst):
             _keep_old_bytes(project, dst, move.entry)
         have_src = os.path.lexists(src) and src.exists()
