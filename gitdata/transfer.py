@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from gitdata import config, output
 from gitdata.errors import GitDataError
+from gitdata.hashing import digest_file, parse_digest
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
 
 if TYPE_CHECKING:
@@ -204,19 +205,24 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
     """Upload these objects (known to be missing from the storage); returns how many."""
     cache = project.cache
     absent = [d for d in missing if not cache.has(d)]
-    todo = [d for d in missing if d not in set(absent)] if absent else list(missing)
+    skip = set(absent)
+    todo = [d for d in missing if d not in skip]
     if todo:
         prepare = getattr(storage, "prepare", None)
         if prepare is not None:
             prepare()
+        sizes = {d: os.path.getsize(cache.path(d)) for d in todo}
 
         def one(digest: str) -> int:
             path = cache.path(digest)
+            # A cache object damaged on disk must not become the storage's copy too.
+            if digest_file(path, parse_digest(digest).algorithm) != digest:
+                raise GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
+                                   "(run 'git data fsck')")
             storage.upload(digest, path)
-            return os.path.getsize(path)
+            return sizes[digest]
 
-        total = sum(os.path.getsize(cache.path(d)) for d in todo)
-        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), total)
+        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()))
     if absent:
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
         raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")

@@ -176,3 +176,14 @@ def test_api_contract(repo: Path, store: Path) -> None:
                          cwd=repo, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "local directory" in out.stdout
+
+
+def test_a_damaged_cache_object_is_not_pushed(repo: Path, store: Path) -> None:
+    write(repo / "a.txt", "good content")
+    gd("add", "a.txt")
+    obj = cache_objects(repo)[0]
+    obj.chmod(0o644)
+    obj.write_bytes(b"bit rot")
+    push = gd("push", check=False)
+    assert push.returncode == 1 and "corrupt" in push.stderr and "not uploaded" in push.stderr
+    assert stored(store) == []
