@@ -153,6 +153,51 @@ def line_merge(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, 
     return proc.stdout, proc.returncode == 0
 
 
+# -- .gitdata/config (git-config syntax) ---------------------------------------------------
+
+def _config_items(path: str) -> dict[str, list[str]] | None:
+    proc = subprocess.run(["git", "config", "-f", path, "--list", "-z"], capture_output=True)
+    if proc.returncode != 0:
+        return None
+    items: dict[str, list[str]] = {}
+    for record in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if record:
+            key, _, value = record.partition("\n")
+            items.setdefault(key, []).append(value)
+    return items
+
+
+def merge_config(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, str]) -> tuple[bytes, list[str]]:
+    """Key-wise merge of a git-config file (two branches that each add a storage
+    append sections at the same place, which a line merge calls a conflict).
+    Their changes are applied to our file with `git config`, keeping our layout."""
+    text, clean = line_merge(base, ours, theirs, labels)
+    if clean:
+        return text, []
+    with tempfile.TemporaryDirectory(prefix="gitdata-merge-") as tmp:
+        paths = {}
+        for name, data in (("base", base), ("ours", ours), ("theirs", theirs)):
+            paths[name] = os.path.join(tmp, name)
+            with open(paths[name], "wb") as handle:
+                handle.write(data)
+        b, o, t = (_config_items(paths[n]) for n in ("base", "ours", "theirs"))
+        if b is None or o is None or t is None:
+            return text, ["(not git-config syntax)"]
+        keys = sorted(set(b) | set(o) | set(t))
+        conflicts = [k for k in keys if o.get(k) != b.get(k) and t.get(k) != b.get(k) and o.get(k) != t.get(k)]
+        if conflicts:
+            return text, conflicts
+        for key in keys:
+            if t.get(key) == b.get(key) or t.get(key) == o.get(key):
+                continue
+            subprocess.run(["git", "config", "-f", paths["ours"], "--unset-all", key], capture_output=True)
+            for value in t.get(key, []):
+                subprocess.run(["git", "config", "-f", paths["ours"], "--add", key, value], capture_output=True,
+                               check=True)
+        with open(paths["ours"], "rb") as handle:
+            return handle.read(), []
+
+
 # -- .gitignore files ------------------------------------------------------------------
 
 def merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:

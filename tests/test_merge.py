@@ -89,10 +89,12 @@ def test_two_branches_merge_cleanly_in_one_directory(repo: Path, tmp_path: Path)
     write(repo / "data" / "from-feat", "feat\n")
     write(repo / "data" / "shared", "shared, changed on feat\n")
     gd("add", "data/from-feat", "data/shared")
+    gd("storage", "add", "feat-store", str(tmp_path / "feat-store"))
     git("commit", "-qm", "feat")
     git("switch", "-q", "main")
     write(repo / "data" / "from-main", "main\n")
     gd("add", "data/from-main")
+    gd("storage", "add", "main-store", str(tmp_path / "main-store"))
     git("commit", "-qm", "main")
     result = git("merge", "-q", "--no-edit", "feat")
     assert result.returncode == 0
@@ -103,6 +105,8 @@ def test_two_branches_merge_cleanly_in_one_directory(repo: Path, tmp_path: Path)
     assert sorted(entries) == ["from-feat", "from-main", "shared"]
     assert sorted((repo / "data" / ".gitignore").read_text().split()) == ["/from-feat", "/from-main", "/shared"]
     assert "Nothing to report" in gd("status").stdout
+    storages = gd("storage", "list").stdout                 # both branches added a storage: merged key-wise
+    assert "main-store" in storages and "feat-store" in storages and "loc" in storages
 
 
 def test_conflict_and_each_resolve_mode(repo: Path, tmp_path: Path) -> None:

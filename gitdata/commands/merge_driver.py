@@ -46,6 +46,14 @@ def run(args: argparse.Namespace) -> int:
                          "edit the file, then 'git add' it")
             return 1
         return 0
+    if args.path == ".gitdata/config":
+        text, keys = merge.merge_config(base, ours, theirs, ("base", *labels))
+        atomic_write(Path(args.ours), text)
+        if keys:
+            output.info(f"git-data: CONFLICT (settings): {args.path}: '{', '.join(keys)}' changed on both sides; "
+                        "edit the file, then 'git add' it")
+            return 1
+        return 0
     if args.path == ".gitignore" or args.path.endswith("/.gitignore"):
         merged = merge.merge_ignore_lines(base, ours, theirs)
         if merged is not None:
