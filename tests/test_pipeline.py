@@ -334,5 +334,8 @@ def test_commands_reject_bad_input_cleanly(repo: Path) -> None:
         result = gd("step", "dep", "a", *bad, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr, bad
     assert gd("step", "dep", "a", check=False).returncode == 2
+    write(repo / "in_git.txt", "x")
+    git("add", "in_git.txt")
+    assert "is tracked by git" in gd("step", "out", "a", "--file", "in_git.txt", check=False).stderr
     assert gd("run", "-j", "-1", check=False).returncode == 2
 

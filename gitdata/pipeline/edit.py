@@ -115,7 +115,14 @@ def add_outputs(repo: GitRepo, pipeline: str, name: str, new: Iterable[Output]) 
     outputs = list(step.outputs)
     producers = {o.path: s.name for s in model.load_steps(repo.workdir, pipeline) if s.name != name
                  for o in s.outputs}
+    from gitdata.git import index_paths
+
+    in_git = index_paths(repo)
     for out in new:
+        inside = [p for p in in_git if p == out.path or p.startswith(out.path + "/")]
+        if inside:
+            raise GitDataError(f"'{inside[0]}' is tracked by git; an output is tracked by git-data "
+                               f"(stop git tracking it first: git rm --cached {inside[0]})")
         if out.path in producers:
             raise GitDataError(f"'{out.path}' is already an output of step '{producers[out.path]}'")
         if out.path.split("/")[0] in (".gitdata", ".git"):

@@ -68,8 +68,9 @@ def record(project: Project, step: Step, config: Settings) -> Recorded:
             if rel not in files:
                 changes[rel] = None
     new_dirs = [d for d in dirs if d not in tracked.whole_dirs]
-    staged = record_manifests(project, changes, whole_add=new_dirs,
-                              ignore=ignore_targets([r for r in files if r not in tracked.files], new_dirs))
+    new_files = [r for r in files if r not in tracked.files]
+    ignore = [t for t in ignore_targets(new_files, dirs) if t not in tracked.whole_dirs]
+    staged = record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
     digests = {rel: (changes.get(rel) or tracked.files[rel]).digest for rel in files}  # type: ignore[union-attr]
     return Recorded(digests, staged)
 

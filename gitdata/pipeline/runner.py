@@ -130,7 +130,11 @@ class Runner:
                         name = ready.popleft()
                         if name in self.blocked:
                             continue
-                        future = self._start(name, pool)
+                        try:
+                            future = self._start(name, pool)
+                        except GitDataError as exc:
+                            self._fail(name, f"step '{name}': {exc}")
+                            future = None
                         if future is not None:
                             running[future] = name
                         elif self._failed(name):
