@@ -112,6 +112,8 @@ def test_mv_refuses_escapes_and_bad_destinations(repo: Path, tmp_path: Path) -> 
         ("one.txt", "data/a.csv/x"): "is a tracked file, not a directory",
         ("nothing", "x"): "not tracked by git-data",
         ("data/*.csv", "single.csv"): "is not a directory",
+        ("data", "data/sub/"): "cannot put 'data' inside itself",
+        ("data", "data/inner"): "cannot put 'data' inside itself",
     }
     for (src, dst), message in cases.items():
         result = gd("mv", src, dst, check=False)

@@ -155,6 +155,9 @@ def plan(project: Project, tracked: Tracked, sources: list[str], destination: st
                 raise GitDataError(f"'{moves[dst].src}' and '{src}' would both become '{dst}'")
             entry = tracked.files[src]
             moves[dst] = Move(src, dst, entry, entry._replace(method=method or entry.method))
+        if directory is not None and is_under(join(dst_rel, base_name(directory)) if dst_is_dir else dst_rel,
+                                              directory):
+            raise GitDataError(f"cannot put '{directory}' inside itself")
         if directory is not None and not name_only:
             target = join(dst_rel, base_name(directory)) if dst_is_dir else dst_rel
             for whole in tracked.whole_dirs:
@@ -301,7 +304,11 @@ def _update_workspace(project: Project, the_plan: Plan, keep_source: bool) -> li
         materialise(cache.path(move.entry.digest), dst, move.new.method, move.entry.executable)
         return None
 
-    results = list(parallel_map(one, the_plan.moves))
+    results = []
+    with output.progress("Copying" if keep_source else "Moving", len(the_plan.moves)) as bar:
+        for result in parallel_map(one, the_plan.moves):
+            results.append(result)
+            bar.advance()
     stats.remember(remembered, started)
     if not keep_source:
         _remove_empty_dirs(project, the_plan)
