@@ -81,3 +81,23 @@ def test_api_checkout_keeps_modified_bytes(repo: Path) -> None:
     hexdigest = new_digest.split(":")[1]
     kept = repo / ".git" / "data" / "cache" / "b3" / hexdigest[:2] / hexdigest[2:]
     assert kept.read_text() == "never recorded\n"
+
+
+def test_api_push_fetch_pull_with_a_local_storage(repo: Path, tmp_path: Path) -> None:
+    from gitdata import Repo
+
+    store = tmp_path / "store"
+    gd("storage", "add", "here", str(store), "--default")
+    write(repo / "d" / "x.bin", "x" * 100)
+    api = Repo(repo)
+    api.add("d")
+    pushed = api.push()
+    assert pushed.sent == [api.tracked()["d/x.bin"].digest]
+    git("commit", "-q", "-m", "x")
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(repo), str(clone))
+    other = Repo(clone)
+    other.pull()
+    assert (clone / "d" / "x.bin").read_text() == "x" * 100
+    assert other.fetch().wanted == []      # nothing left to fetch
+    assert other.read_bytes("d/x.bin") == b"x" * 100
