@@ -60,6 +60,15 @@ def test_reinstall_upgrades_an_old_hook_in_place(repo: Path) -> None:
     assert '"post-checkout": "upgraded"' in gd("install", "--json").stdout
     assert "# old version" not in hook.read_text()
     assert not (repo / ".git" / "hooks" / "post-checkout.pre-gitdata").exists()
+    # the pre-commit framework moved ours to pre-push.legacy and runs it from its own hook
+    hooks_dir = repo / ".git" / "hooks"
+    (hooks_dir / "pre-push").rename(hooks_dir / "pre-push.legacy")
+    write(hooks_dir / "pre-push", "#!/bin/sh\n# pre-commit's hook\n").chmod(0o755)
+    result = gd("install", "--json")
+    assert '"pre-push": "upgraded"' in result.stdout
+    assert (hooks_dir / "pre-push").read_text() == "#!/bin/sh\n# pre-commit's hook\n"
+    assert "gitdata-hook-id" in (hooks_dir / "pre-push.legacy").read_text()
+    assert not (hooks_dir / "pre-push.pre-gitdata").exists()
 
 
 def test_branch_switch_updates_data_both_ways(repo: Path, tmp_path: Path) -> None:

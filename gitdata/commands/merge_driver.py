@@ -34,8 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from gitdata.git import find_repo
 
     base, ours, theirs = _read(args.base), _read(args.ours), _read(args.theirs)
-    repo = find_repo()
-    labels = merge.side_labels(repo)
+    try:
+        repo: GitRepo | None = find_repo()
+    except GitDataError:
+        repo = None  # merged outside a worktree: merge all the same, without a record
+    labels = merge.side_labels(repo) if repo is not None else ("ours", "theirs")
     if args.path.startswith(manifest.TREE_DIR + "/") and args.path.endswith("/" + manifest.MANIFEST_NAME):
         return merge_manifest_file(repo, args, base, ours, theirs, labels)
     if merge.STEP_FILE.match(args.path):
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if clean else 1
 
 
-def merge_manifest_file(repo: GitRepo, args: argparse.Namespace, base: bytes, ours: bytes, theirs: bytes,
+def merge_manifest_file(repo: GitRepo | None, args: argparse.Namespace, base: bytes, ours: bytes, theirs: bytes,
                         labels: tuple[str, str]) -> int:
     try:
         merged, conflicts = merge.merge_manifests(base, ours, theirs, args.path)
@@ -74,7 +77,8 @@ def merge_manifest_file(repo: GitRepo, args: argparse.Namespace, base: bytes, ou
         atomic_write(Path(args.ours), text)
         return 0 if clean else 1
     atomic_write(Path(args.ours), merged)
-    merge.write_record(repo, args.path, conflicts, labels)
+    if repo is not None:
+        merge.write_record(repo, args.path, conflicts, labels)
     if not conflicts:
         return 0
     directory = manifest.directory_of(args.path[len(manifest.TREE_DIR) + 1:])
