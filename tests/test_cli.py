@@ -97,3 +97,18 @@ def test_overview_man_page_lists_every_verb() -> None:
     page = (Path(__file__).resolve().parent.parent / "man" / "git-data.1").read_text().replace("\\-", "-")
     missing = [name for name in VISIBLE if not re.search(rf"^\.BR? {re.escape(name)}(\s|$)", page, re.M)]
     assert not missing, f"man/git-data.1 lacks: {', '.join(missing)}"
+
+
+def test_every_verb_has_a_clean_man_page() -> None:
+    import shutil
+    import subprocess
+
+    man = Path(__file__).resolve().parent.parent / "man"
+    missing = [name for name in VISIBLE if not (man / f"git-data-{name}.1").is_file()]
+    assert not missing, f"no man page for: {', '.join(missing)}"
+    if shutil.which("groff") is None:
+        return
+    for page in sorted(man.glob("*.1")):
+        result = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True)
+        assert result.returncode == 0 and not result.stderr, f"{page.name}: {result.stderr}"
+        assert page.read_text().startswith(".TH "), page.name
