@@ -17,7 +17,7 @@ from typing import NamedTuple
 from gitdata.errors import GitDataError
 from gitdata.fsutil import atomic_write
 
-HOOK_NAMES = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
+HOOK_NAMES = ("post-checkout", "post-merge", "post-rewrite", "post-commit", "pre-push")
 ID_MARK = b"# gitdata-hook-id:"
 CHAIN_SUFFIX = ".pre-gitdata"
 # Hook managers that chain an existing hook the same way we do.

@@ -9,7 +9,7 @@ import pytest
 
 from tests.testing.helpers import gd, git, venv_bin, write
 
-HOOKS = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
+HOOKS = ("post-checkout", "post-merge", "post-rewrite", "post-commit", "pre-push")
 
 
 def hooked(repo: Path, storage: Path) -> None:

@@ -185,3 +185,35 @@ def test_pull_brings_data_from_another_clone(repo: Path, tmp_path: Path) -> None
     git("commit", "-qm", "local code")
     git("pull", "-q", "--rebase")
     assert (repo / "data" / "a").read_text() == "a changed\n"
+
+
+def test_commit_concluding_a_code_conflict_and_cherry_pick_bring_data(repo: Path, tmp_path: Path) -> None:
+    gd("storage", "add", "loc", str(tmp_path / "store"))
+    gd("install")
+    write(repo / "code.py", "base\n")
+    write(repo / "data" / "a", "a base\n")
+    gd("add", "data")
+    git("add", "code.py")
+    git("commit", "-qm", "base")
+    git("switch", "-qc", "feat")
+    write(repo / "code.py", "feat\n")
+    write(repo / "data" / "a", "a feat\n")
+    gd("add", "data")
+    git("commit", "-qam", "feat")
+    git("switch", "-qc", "pick", "main")
+    write(repo / "data" / "p", "picked\n")
+    gd("add", "data")
+    git("commit", "-qm", "to pick")
+    git("switch", "-q", "main")
+    write(repo / "code.py", "main\n")
+    git("commit", "-qam", "main")
+    assert git("merge", "feat", check=False).returncode != 0     # code.py conflicts, data merges cleanly
+    assert (repo / "data" / "a").read_text() == "a base\n"      # no hook ran yet
+    write(repo / "code.py", "resolved\n")
+    git("add", "code.py")
+    result = git("commit", "--no-edit")
+    assert "post-commit: updated 1 file(s)" in result.stderr
+    assert (repo / "data" / "a").read_text() == "a feat\n"
+    git("cherry-pick", "pick")
+    assert (repo / "data" / "p").read_text() == "picked\n"
+    assert "Nothing to report" in gd("status").stdout

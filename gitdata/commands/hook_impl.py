@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from gitdata.git import GitRepo
     from gitdata.project import Project
 
-HOOKS = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
+HOOKS = ("post-checkout", "post-merge", "post-rewrite", "post-commit", "pre-push")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +72,10 @@ def post_hook(repo: GitRepo, hook: str, hook_args: list[str]) -> None:
         else:
             changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "ORIG_HEAD"),
                                              sync.gitdata_tree_at(repo, "HEAD"))
+    elif hook == "post-commit":
+        # a merge concluded after a conflict, a cherry-pick, a revert: what HEAD brought
+        changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "HEAD^"),
+                                         sync.gitdata_tree_at(repo, "HEAD"))
     elif hook == "post-rewrite":
         if hook_args[:1] != ["rebase"]:
             return
