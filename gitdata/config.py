@@ -37,11 +37,22 @@ def _local_config(repo: GitRepo) -> pygit2.Config:
 def values(repo: GitRepo) -> dict[str, str]:
     """All settings, local overrides applied; keys lower-cased like git does
     except for subsection names."""
-    merged = {entry.name: entry.value for entry in _file_config(repo)}
-    for entry in _local_config(repo):
-        if entry.name.startswith(LOCAL_PREFIX):
-            merged[entry.name[len(LOCAL_PREFIX):]] = entry.value
+    merged = dict(_pairs(_file_config(repo), CONFIG_PATH))
+    for name, value in _pairs(_local_config(repo), str(repo.common_dir / "config")):
+        if name.startswith(LOCAL_PREFIX):
+            merged[name[len(LOCAL_PREFIX):]] = value
     return merged
+
+
+def _pairs(config: pygit2.Config, source: str) -> list[tuple[str, str]]:
+    pairs = []
+    for entry in config:
+        try:
+            pairs.append((entry.name, entry.value))
+        except UnicodeDecodeError:  # a hostile or damaged file: one clear line, not a crash
+            key = entry.raw_name.decode(errors="replace")
+            raise GitDataError(f"{source}: a value is not valid UTF-8 (key {key})") from None
+    return pairs
 
 
 def get(repo: GitRepo, key: str, default: str | None = None) -> str | None:

@@ -130,7 +130,7 @@ def parse(data: bytes, source: str) -> tuple[dict[str, Entry], bool]:
     if len(rows) == body.count("\n"):
         for raw_name, digest, size, mode, method, rest in rows:
             name = unescape_name(raw_name) if "%" in raw_name else raw_name
-            if rest or "/" in name or name in _UNSAFE_NAMES or name in entries:
+            if rest or "/" in name or name in _UNSAFE_NAMES or name in entries or "\0" in name:
                 break
             entries[name] = _new_entry(Entry, digest, int(size), mode == "x", method, ())
         else:
