@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from gitdata.git import GitRepo
     from gitdata.project import Project
+    from gitdata.statcache import StatCache
 
 ZERO_SHA = "0" * 40
 
@@ -195,8 +196,9 @@ def sync(project: Project, changes: list[ManifestChange], storage: str | None = 
 def fetch_missing(project: Project, wanted: dict[str, Entry], storage: str | None) -> int:
     """Download what the cache lacks from the (default) storage. Never raises: what
     cannot be fetched is reported by the recheck as unavailable."""
-    missing = sorted({e.digest for rel, e in wanted.items() if not project.cache.has(e.digest)
-                      and not _already_there(project, rel, e)})
+    absent = {rel: e for rel, e in wanted.items() if not project.cache.has(e.digest)}
+    stats = project.stat_cache() if absent else None
+    missing = sorted({e.digest for rel, e in absent.items() if not _already_there(project, stats, rel, e)})
     if not missing:
         return 0
     try:
@@ -206,14 +208,14 @@ def fetch_missing(project: Project, wanted: dict[str, Entry], storage: str | Non
         if name is None:
             output.warn(f"{len(missing)} object(s) are not in the cache and no default storage is set")
             return 0
-        absent = transfer.download_missing(project, missing, name)
+        unavailable = transfer.download_missing(project, missing, name)
     except GitDataError as exc:
         output.warn(f"could not fetch {len(missing)} object(s): {exc}")
         return 0
-    return len(missing) - len(absent)
+    return len(missing) - len(unavailable)
 
 
-def _already_there(project: Project, rel: str, entry: Entry) -> bool:
+def _already_there(project: Project, stats: StatCache | None, rel: str, entry: Entry) -> bool:
     """A workspace file that already has the entry's content needs no download."""
     path = project.workdir / rel
     try:
@@ -224,8 +226,7 @@ def _already_there(project: Project, rel: str, entry: Entry) -> bool:
         return False
     from gitdata.hashing import parse_digest
 
-    stats = project.stat_cache()
-    return stats.lookup(rel, st, parse_digest(entry.digest).algorithm) == entry.digest
+    return stats is not None and stats.lookup(rel, st, parse_digest(entry.digest).algorithm) == entry.digest
 
 
 def remove_untracked(project: Project, gone: dict[str, Entry]) -> tuple[list[str], list[str]]:
@@ -239,6 +240,7 @@ def remove_untracked(project: Project, gone: dict[str, Entry]) -> tuple[list[str
     from gitdata.paths import ensure_inside
 
     in_git = index_paths(project.repo)
+    stats = project.stat_cache()
     removed, kept = [], []
     for rel, entry in sorted(gone.items()):
         if rel in in_git:
@@ -252,7 +254,7 @@ def remove_untracked(project: Project, gone: dict[str, Entry]) -> tuple[list[str
             safe = os.readlink(path).startswith(str(project.cache.root) + os.sep)
         elif stat.S_ISREG(st.st_mode):
             algorithm = parse_digest(entry.digest).algorithm
-            digest = project.stat_cache().lookup(rel, st, algorithm) or digest_file(path, algorithm)
+            digest = stats.lookup(rel, st, algorithm) or digest_file(path, algorithm)
             safe = project.cache.has(digest)
         else:
             continue
@@ -276,12 +278,18 @@ def report(result: SyncResult, what: str) -> None:
         done.append(f"fetched {result.fetched} object(s)")
     if done:
         output.info(f"git-data: {what}: {', '.join(done)}")
-    for rel in result.kept:
+    shown = 20
+    for rel in result.kept[:shown]:
         output.warn(f"{rel}: has changes that are not saved in the cache; kept as it is "
                     "('git data commit' saves them, 'git data checkout --force' replaces them)")
-    for rel in result.unavailable:
+    if len(result.kept) > shown:
+        output.warn(f"... and {len(result.kept) - shown} more file(s) kept ('git data status' lists them)")
+    for rel in result.unavailable[:shown]:
         output.warn(f"{rel}: content is not in the cache or the storage; run 'git data fetch' "
                     "or 'git data pull' when it is")
+    if len(result.unavailable) > shown:
+        output.warn(f"... and {len(result.unavailable) - shown} more file(s) whose content is unavailable "
+                    "('git data status' lists them)")
 
 
 def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
