@@ -150,10 +150,6 @@ def workspace_versions(project: Project, tracked: Tracked, scopes: list[str], al
 def changed_files(project: Project, old_rev: str | None, new_rev: str | None, scopes: list[str]) -> list[Change]:
     old_tracked = side(project, old_rev)
     new_tracked = side(project, new_rev)
-    for scope in scopes:
-        if not (old_tracked.under(scope) or new_tracked.under(scope) or scope in old_tracked.whole_dirs
-                or scope in new_tracked.whole_dirs):
-            raise GitDataError(f"'{scope}' is not tracked by git-data on either side")
     old = committed_versions(old_tracked, scopes) if old_rev is not None else {}
     algorithms = {rel: e.digest.split(":")[0] for rel, e in {**new_tracked.files, **old_tracked.files}.items()}
     if new_rev is None:
@@ -162,6 +158,10 @@ def changed_files(project: Project, old_rev: str | None, new_rev: str | None, sc
         new = committed_versions(new_tracked, scopes)
     if old_rev is None:
         old = workspace_versions(project, old_tracked, scopes, algorithms)
+    whole = old_tracked.whole_dirs | new_tracked.whole_dirs
+    for scope in scopes:
+        if scope not in whole and not any(is_under(rel, scope) for rel in (*old, *new)):
+            raise GitDataError(f"'{scope}' is not tracked by git-data on either side")
     changes = []
     for rel in sorted(set(old) | set(new)):
         a, b = old.get(rel), new.get(rel)
