@@ -248,6 +248,12 @@ def side_labels(repo: GitRepo) -> tuple[str, str]:
     named = [value for key, value in os.environ.items() if key.startswith("GITHEAD_") and key[8:] != head_sha]
     if len(named) == 1:  # git merge names the merged head this way
         return ours, named[0]
+    rebasing = repo.git_dir / "rebase-merge"
+    if (rebasing / "head-name").is_file():
+        # a rebase replays "theirs" (the branch being rebased) onto "ours" (the upstream)
+        onto = (rebasing / "onto").read_text().strip() if (rebasing / "onto").is_file() else ""
+        head_name = (rebasing / "head-name").read_text().strip()
+        return (_name_of(repo, onto) if onto else ours), head_name.removeprefix("refs/heads/")
     for special in ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD"):
         path = repo.git_dir / special
         if path.is_file():
