@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from tests.testing.helpers import cache_objects, gd, git, write
@@ -85,6 +86,12 @@ def test_implicit_edges_order_and_propagate(repo: Path) -> None:
     gd("run")
     assert ran(repo) == ["train", "report"]
     assert (repo / "report.txt").read_text() == "new\nnew\n"
+    record = (repo / STEPS / "train.yaml").read_text()
+    assert "    model: dir b3:" in record and "m.txt" not in record   # one line per directory
+    shutil.rmtree(repo / "model")
+    shutil.rmtree(repo / ".git" / "data" / "runs")   # the listing comes back from the manifests
+    assert "restored train from the cache" in gd("run").stderr
+    assert ran(repo) == [] and (repo / "model" / "m.txt").read_text() == "new\nnew\n"
 
 
 def test_cycles_are_refused_naming_them(repo: Path) -> None:

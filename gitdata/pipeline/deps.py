@@ -248,14 +248,29 @@ def glob_files(workdir: Path, pattern: str) -> list[str]:
     return sorted(found)
 
 
+def listing_digest(items: dict[str, str], algorithm: str) -> str:
+    """One digest for a set of files and their digests (a directory, a glob)."""
+    text = "".join(f"{rel}\t{items[rel]}\n" for rel in sorted(items))
+    return digest_bytes(text.encode("utf-8", "surrogateescape"), algorithm)
+
+
+def dir_listing(ctx: Context, rel: str) -> dict[str, str]:
+    """Every file under a directory and its digest."""
+    items = {}
+    for path in files_under(ctx.workdir, rel):
+        digest = ctx.file_digest(path)
+        if digest is not None:
+            items[path] = digest
+    return items
+
+
 def _listing(ctx: Context, rels: list[str]) -> tuple[str, dict[str, str]]:
     items = {}
     for rel in rels:
         digest = ctx.file_digest(rel)
         if digest is not None:
             items[rel] = digest
-    text = "".join(f"{rel}\t{digest}\n" for rel, digest in items.items())
-    return ctx.digest_text(text), items
+    return listing_digest(items, ctx.algorithm), items
 
 
 def _file(ctx: Context, dep: Dep, cwd: Path) -> Value:

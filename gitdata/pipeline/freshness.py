@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from gitdata.errors import GitDataError
-from gitdata.paths import is_under
-from gitdata.pipeline.deps import Context, files_under
+from gitdata.pipeline.deps import Context
 from gitdata.pipeline.model import Record, Step
 
 COMMAND_KEY = "command-digest"
@@ -21,7 +21,8 @@ class Verdict(NamedTuple):
     snapshot: dict[str, str]        # dep key -> digest, as it is now
     items: dict[str, Any]           # dep key -> items, for *-items dependencies
     missing_deps: list[str]         # paths that do not exist
-    outputs: dict[str, str | None]  # output file -> digest now (None: missing)
+    outputs: dict[str, str | None]  # declared output -> digest now, as recorded (None: missing)
+    output_files: dict[str, str]    # every existing output file -> digest
 
 
 def record_fingerprint(record: Record | None) -> str | None:
@@ -41,21 +42,28 @@ def command_digest(command: str) -> str:
     return digest_bytes(command.encode("utf-8", "surrogateescape"))
 
 
-def output_files(ctx: Context, step: Step) -> dict[str, str | None]:
-    """Every output file of a step and its digest now (None when missing)."""
-    found: dict[str, str | None] = {}
-    recorded = step.record.outputs if step.record else {}
+def output_states(ctx: Context, step: Step) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each declared output's digest now, as the record keeps it (a directory: "dir "
+    and the digest of its listing; None when missing), and every output file that
+    exists with its digest."""
+    from gitdata.pipeline.deps import dir_listing, listing_digest
+
+    states: dict[str, str | None] = {}
+    files: dict[str, str] = {}
     for out in step.outputs:
         if out.kind == "dir":
-            under = [p for p in recorded if is_under(p, out.path)]
-            now = files_under(ctx.workdir, out.path) if (ctx.workdir / out.path).is_dir() else []
-            for rel in sorted(set(under) | set(now)):
-                found[rel] = ctx.file_digest(rel)
-            if not under and not now:
-                found[out.path] = None
+            if not os.path.isdir(os.path.join(ctx.root, out.path)):
+                states[out.path] = None
+                continue
+            listing = dir_listing(ctx, out.path)
+            files.update(listing)
+            states[out.path] = "dir " + listing_digest(listing, ctx.algorithm)
         else:
-            found[out.path] = ctx.file_digest(out.path)
-    return found
+            digest = ctx.file_digest(out.path)
+            states[out.path] = digest
+            if digest is not None:
+                files[out.path] = digest
+    return states, files
 
 
 def evaluate(ctx: Context, step: Step, cwd: Path, upstream_record: Callable[[str], Record | None],
@@ -84,11 +92,11 @@ def evaluate(ctx: Context, step: Step, cwd: Path, upstream_record: Callable[[str
                 reasons.append(f"dependency missing: {dep.describe()}")
             elif record is not None and old.get(dep.key) != digest:
                 reasons.append(_change_reason(dep.kind, dep.describe(), dep.key in old, value.detail))
-        outputs = output_files(ctx, step)
+        outputs, files = output_states(ctx, step)
     except GitDataError as exc:
-        return Verdict(ERROR, [str(exc)], snapshot, items, missing, {})
+        return Verdict(ERROR, [str(exc)], snapshot, items, missing, {}, {})
     if step.when == "never":
-        return Verdict(NEVER, ["when: never"], snapshot, items, missing, outputs)
+        return Verdict(NEVER, ["when: never"], snapshot, items, missing, outputs, files)
     if record is None:
         reasons.insert(0, "never run")
     else:
@@ -105,7 +113,7 @@ def evaluate(ctx: Context, step: Step, cwd: Path, upstream_record: Callable[[str
         reasons.insert(0, "when: always")
     if force:
         reasons.insert(0, "forced")
-    return Verdict(STALE if reasons else FRESH, reasons, snapshot, items, missing, outputs)
+    return Verdict(STALE if reasons else FRESH, reasons, snapshot, items, missing, outputs, files)
 
 
 def _change_reason(kind: str, described: str, known: bool, detail: str) -> str:

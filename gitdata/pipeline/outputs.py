@@ -72,7 +72,73 @@ def record(project: Project, step: Step, config: Settings) -> Recorded:
     ignore = [t for t in ignore_targets(new_files, dirs) if t not in tracked.whole_dirs]
     staged = record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
     digests = {rel: (changes.get(rel) or tracked.files[rel]).digest for rel in files}  # type: ignore[union-attr]
-    return Recorded(digests, staged)
+    return Recorded(compact(project, step, digests, config.algorithm), staged)
+
+
+def compact(project: Project, step: Step, digests: dict[str, str], algorithm: str) -> dict[str, str]:
+    """What the step file records: a digest per output file, and per output directory
+    one digest of its listing (the listing itself is kept in the local run cache, and
+    the manifests hold it too), so a directory of many files costs one line."""
+    from gitdata.pipeline.deps import listing_digest
+
+    recorded: dict[str, str] = {}
+    for out in step.outputs:
+        if out.kind == "dir":
+            listing = {r: d for r, d in digests.items() if is_under(r, out.path)}
+            key = "dir " + listing_digest(listing, algorithm)
+            _save_listing(project, key, listing)
+            recorded[out.path] = key
+        elif out.path in digests:
+            recorded[out.path] = digests[out.path]
+    return recorded
+
+
+def _listing_path(project: Project, key: str) -> Path:
+    hexdigest = key.split(":", 1)[-1]
+    return project.repo.data_dir / "runs" / "dirs" / hexdigest[:2] / f"{hexdigest[2:]}.json"
+
+
+def _save_listing(project: Project, key: str, listing: dict[str, str]) -> None:
+    from gitdata.fsutil import atomic_write
+
+    path = _listing_path(project, key)
+    if not path.exists():
+        atomic_write(path, json.dumps(listing, sort_keys=True).encode("utf-8", "surrogateescape"))
+
+
+def expand_record(project: Project, step: Step, recorded: dict[str, str]) -> dict[str, str] | None:
+    """Recorded outputs as files and digests; None when a directory's listing is known
+    neither to the run cache nor to the manifests."""
+    from gitdata.hashing import is_digest
+    from gitdata.paths import check_relpath
+    from gitdata.pipeline.deps import listing_digest
+
+    files: dict[str, str] = {}
+    tracked = None
+    for out in step.outputs:
+        key = recorded.get(out.path)
+        if key is None:
+            return None
+        if out.kind != "dir":
+            files[out.path] = key
+            continue
+        listing = None
+        try:
+            data = json.loads(_listing_path(project, key).read_text())
+            if all(isinstance(d, str) and is_digest(d) and is_under(check_relpath(r), out.path)
+                   for r, d in data.items()):
+                listing = data
+        except (OSError, ValueError, AttributeError, GitDataError):
+            pass
+        if listing is None:
+            tracked = tracked or project.tracked()
+            from_manifests = {r: e.digest for r, e in tracked.under(out.path).items()}
+            algorithm = key.split(" ", 1)[-1].split(":", 1)[0]
+            if "dir " + listing_digest(from_manifests, algorithm) != key:
+                return None
+            listing = from_manifests
+        files.update(listing)
+    return files
 
 
 def protect(project: Project, current: dict[str, str | None], algorithm: str) -> list[str]:
@@ -89,12 +155,8 @@ def protect(project: Project, current: dict[str, str | None], algorithm: str) ->
     return carried
 
 
-def restorable(project: Project, outputs: dict[str, str] | None, step: Step) -> bool:
-    if not outputs:
-        return False
-    declared = {o.path for o in step.outputs}
-    covered = all(any(is_under(rel, d) for rel in outputs) for d in declared)
-    return covered and all(project.cache.has(d) for d in outputs.values())
+def restorable(project: Project, files: dict[str, str] | None) -> bool:
+    return bool(files) and all(project.cache.has(d) for d in files.values())  # type: ignore[union-attr]
 
 
 def fetch_from_storage(project: Project, outputs: dict[str, str]) -> None:
@@ -114,6 +176,7 @@ def fetch_from_storage(project: Project, outputs: dict[str, str]) -> None:
 
 
 def restore(project: Project, outputs: dict[str, str], step: Step, config: Settings) -> Recorded:
+    """`outputs`: files and digests (see expand_record)."""
     """Put the outputs back from the cache, then record them like a run would."""
     from gitdata.fsutil import materialise
 
@@ -161,7 +224,8 @@ def cached_run(project: Project, step: Step, snapshot: dict[str, str]) -> dict[s
     try:
         data = json.loads(_run_path(project, run_key(step, snapshot)).read_text())
         outputs = data["outputs"]
-        if all(isinstance(d, str) and is_digest(d) and check_relpath(r) for r, d in outputs.items()):
+        if all(isinstance(d, str) and is_digest(d.removeprefix("dir ")) and check_relpath(r)
+               for r, d in outputs.items()):
             return dict(outputs)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, GitDataError):
         pass

@@ -219,7 +219,7 @@ class Runner:
 
         try:
             require_trusted(self.project.repo, step.command, f"step '{step.id}'")
-            outs.protect(self.project, verdict.outputs, self.ctx.algorithm)
+            outs.protect(self.project, verdict.output_files, self.ctx.algorithm)
         except GitDataError as exc:
             self._fail(name, str(exc), reasons)
             return None
@@ -237,12 +237,13 @@ class Runner:
         if step.record is not None and freshness.only_outputs_missing(verdict, step):
             candidates.append(step.record.outputs)
         candidates.append(outs.cached_run(self.project, step, verdict.snapshot))
-        for candidate in candidates:
-            if candidate and not outs.restorable(self.project, candidate, step):
+        for recorded in candidates:
+            candidate = outs.expand_record(self.project, step, recorded) if recorded else None
+            if candidate and not outs.restorable(self.project, candidate):
                 outs.fetch_from_storage(self.project, candidate)
-            if candidate and outs.restorable(self.project, candidate, step):
+            if candidate and outs.restorable(self.project, candidate):
                 try:
-                    outs.protect(self.project, verdict.outputs, self.ctx.algorithm)
+                    outs.protect(self.project, verdict.output_files, self.ctx.algorithm)
                     recorded = outs.restore(self.project, candidate, step, self._settings_once())
                 except GitDataError as exc:
                     output.warn(f"{step.name}: could not restore outputs from the cache ({exc}); running it")
