@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from gitdata import hooks, output
@@ -66,6 +67,9 @@ def install_global() -> dict[str, object]:
         output.info(f"set init.templateDir to {template}")
     _say(actions, directory)
     hooks.register_merge_driver(None, "global")
+    if os.environ.get("GIT_TEMPLATE_DIR"):
+        output.warn(f"GIT_TEMPLATE_DIR is set ({os.environ['GIT_TEMPLATE_DIR']}) and overrides init.templateDir "
+                    "while it is")
     global_hooks_path = hooks.config_get("core.hooksPath", scope="global")
     if global_hooks_path:
         output.warn(f"core.hooksPath is set globally to '{global_hooks_path}': git runs hooks from there, not "
