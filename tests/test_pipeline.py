@@ -87,7 +87,7 @@ def test_implicit_edges_order_and_propagate(repo: Path) -> None:
     assert ran(repo) == ["train", "report"]
     assert (repo / "report.txt").read_text() == "new\nnew\n"
     record = (repo / STEPS / "train.yaml").read_text()
-    assert "    model: dir b3:" in record and "m.txt" not in record   # one line per directory
+    assert "    model: dir b3:" in record and "model/m.txt:" not in record   # one line per directory
     shutil.rmtree(repo / "model")
     shutil.rmtree(repo / ".git" / "data" / "runs")   # the listing comes back from the manifests
     assert "restored train from the cache" in gd("run").stderr
