@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 from tests.testing.helpers import cache_objects, gd, git, write
@@ -36,6 +38,7 @@ def test_runs_once_then_only_what_changed(repo: Path) -> None:
     assert "last_run:" in record and "file:in/1.txt: b3:" in record
     result = gd("run")
     assert ran(repo) == [] and "everything is up to date (3 step(s))" in result.stderr
+    assert [o["result"] for o in json.loads(gd("run", "--json").stdout)] == ["fresh"] * 3
     before = (repo / STEPS / "s1.yaml").read_bytes()
     gd("run")
     assert (repo / STEPS / "s1.yaml").read_bytes() == before  # nothing changes when nothing changed
@@ -139,6 +142,11 @@ def test_when_always_and_never_and_force(repo: Path) -> None:
     gd("run", "normal")
     assert ran(repo) == []
     assert "Disabled steps" in gd("status").stdout
+    only = gd("status", "-s", "disabled").stdout
+    assert "never" in only and "normal" not in only and "Up-to-date" not in only
+    hidden = gd("status", "-x", "fresh,stale").stdout
+    assert "never" in hidden and "always" not in hidden
+    assert "unknown step status 'bogus'" in gd("status", "-s", "bogus", check=False).stderr
 
 
 def test_parallel_with_one_global_bound_and_no_level_barriers(repo: Path) -> None:
@@ -346,3 +354,16 @@ def test_commands_reject_bad_input_cleanly(repo: Path) -> None:
     assert "is tracked by git" in gd("step", "out", "a", "--file", "in_git.txt", check=False).stderr
     assert gd("run", "-j", "-1", check=False).returncode == 2
 
+
+
+def test_one_run_per_pipeline_at_a_time(repo: Path) -> None:
+    step("slow", "sleep 2")
+    first = subprocess.Popen(["git", "data", "run"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 20
+        while not list((repo / ".git/data/logs/default").glob("slow.log")) and time.time() < deadline:
+            time.sleep(0.05)
+        result = gd("run", check=False)
+        assert result.returncode == 1 and "another 'git data run' is running pipeline 'default'" in result.stderr
+    finally:
+        assert first.wait(timeout=60) == 0
