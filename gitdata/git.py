@@ -126,14 +126,17 @@ def blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
 
 
 def _with_index_retry(action):  # type: ignore[no-untyped-def]
-    """git's index.lock may be held for a moment by another git process."""
+    """git's index.lock may be held for a moment by another git process, and a file
+    being staged may be replaced (atomically) by another git-data process between
+    libgit2's stat and its read ("failed to read file into stream"): try again."""
     import pygit2
 
     for attempt in range(100):
         try:
             return action()
         except pygit2.GitError as exc:
-            if "lock" not in str(exc).lower() or attempt == 99:
+            message = str(exc).lower()
+            if not ("lock" in message or "failed to read file" in message) or attempt == 99:
                 raise GitDataError(f"cannot update git's index: {exc}") from None
             time.sleep(0.05)
 
