@@ -210,6 +210,32 @@ def workspace_trackeds(repo: GitRepo) -> list[tuple[Path, Tracked]]:
     return found
 
 
+def index_digests(repo: GitRepo) -> set[str]:
+    """Objects referenced by the manifests staged in git's index of every worktree:
+    a `git commit` of the index must never point at data gc removed."""
+    import pygit2
+
+    from gitdata.manifest import TREE_DIR, parse
+
+    indexes = [repo.common_dir / "index"] + [d / "index" for d in _linked_worktree_dirs(repo)]
+    found: set[str] = set()
+    seen: set[object] = set()
+    for path in indexes:
+        if not path.is_file():
+            continue
+        for item in pygit2.Index(str(path)):
+            if not item.path.startswith(TREE_DIR + "/") or item.id in seen:
+                continue
+            seen.add(item.id)
+            try:
+                blob = cast("pygit2.Blob", repo.raw[item.id])
+            except KeyError:
+                continue
+            entries, _ = parse(blob.data, f"index:{item.path}")
+            found |= {entry.digest for entry in entries.values()}
+    return found
+
+
 def digests_of(tracked: Tracked) -> set[str]:
     return {entry.digest for entry in tracked.files.values()}
 

@@ -91,7 +91,7 @@ def policy_keeps(repo: GitRepo, policy: Policy, memo: history.ManifestMemo, now:
     """Objects the policy keeps: always every worktree's workspace manifests, plus
     the versions the policy names. The default keeps everything local history and
     the reflogs reach; the other policies start from the refs themselves."""
-    kept: set[str] = set()
+    kept = history.index_digests(repo)
     for _, tracked in history.workspace_trackeds(repo):
         kept |= history.digests_of(tracked)
     if policy.is_default:

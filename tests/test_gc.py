@@ -156,3 +156,16 @@ def test_gc_on_a_storage_spares_what_remote_branches_reference(repo: Path, tmp_p
     gd("gc", "--storage", "loc", "-w")
     assert stored() == {b"v1\n", b"v2\n", b"v5\n"}  # origin/main still needs v1 and v2
     assert contents(repo) == {b"v1\n", b"v2\n", b"v3\n", b"v4\n", b"v5\n"}  # the cache is untouched
+
+
+def test_what_git_index_stages_is_kept(repo: Path) -> None:
+    version(repo, "v1\n", "one")
+    write(repo / "a.txt", "staged only\n")
+    gd("add", "a.txt")  # the manifest naming this version is staged in git's index
+    manifest = repo / ".gitdata" / "tree" / "%manifest"
+    manifest.write_text(git("show", "HEAD:.gitdata/tree/%manifest").stdout)  # only the workspace goes back
+    assert git("diff", "--cached", "--name-only").stdout.split() == [".gitdata/tree/%manifest"]
+    gd("gc", "-w", "--force", "--grace", "0")
+    assert b"staged only\n" in contents(repo)
+    git("commit", "-q", "-m", "from the index")
+    assert gd("cat", "a.txt", "-r", "HEAD", "--no-fetch").stdout == "staged only\n"

@@ -95,15 +95,16 @@ def gc_cache(project: Project, policy: Policy, dry_run: bool = False, force: boo
         memo = history.ManifestMemo(repo)
         kept = policy_keeps(repo, policy, memo)
         candidates = [d for d in cache.digests() if d not in kept]
-        young = [d for d in candidates if _is_young(cache.path(d), started, grace)]
-        candidates = [d for d in candidates if d not in set(young)]
+        young = {d for d in candidates if _is_young(cache.path(d), started, grace)}
+        candidates = [d for d in candidates if d not in young]
         unpushed: list[str] = []
         if candidates and not policy.is_default and not force:
             referenced = history.referenced_by_history(repo, history.local_tips(repo), memo)
             at_risk = [d for d in candidates if d in referenced]
             safe = _held_by_default_storage(project, at_risk)
             unpushed = [d for d in at_risk if d not in safe]
-            candidates = [d for d in candidates if d not in set(unpushed)]
+            dropped = set(unpushed)
+            candidates = [d for d in candidates if d not in dropped]
         removed = [(d, _size(cache.path(d))) for d in candidates]
         if not dry_run:
             for digest in candidates:
@@ -154,7 +155,8 @@ def gc_storage(project: Project, name: str, policy: Policy, dry_run: bool = Fals
     if candidates and not force:
         referenced = history.referenced_by_history(repo, history.local_tips(repo), memo)
         unpushed = [d for d in candidates if d in referenced and not cache.has(d)]
-        candidates = [d for d in candidates if d not in set(unpushed)]
+        dropped = set(unpushed)
+        candidates = [d for d in candidates if d not in dropped]
     removed = [(d, sizes.get(d)) for d in candidates]
     if not dry_run:
         for digest in candidates:
