@@ -46,6 +46,8 @@ def test_api_round_trip(tmp_path: Path) -> None:
     digests = repo.hash("other/c.csv")
     assert digests == {"other/c.csv": repo.tracked()["other/c.csv"].digest}
     assert repo.check_ignore("x.csv") == {"x.csv": None}
+    assert repo.rm("other/c.csv") == ["other/c.csv"]
+    assert "other/c.csv" not in repo.tracked() and (root / "other" / "c.csv").read_text() == "c\n"
     with pytest.raises(GitDataError, match="not tracked by git-data"):
         repo.mv("nothing", "x")
     with pytest.raises(GitDataError, match="did not match any files"):
