@@ -12,7 +12,7 @@ from gitdata.pipeline.model import Record, Step
 
 COMMAND_KEY = "command-digest"
 ABSENT = "absent"
-FRESH, STALE, NEVER, ERROR, UPSTREAM = "fresh", "stale", "never", "error", "upstream"
+FRESH, STALE, NEVER, ERROR = "fresh", "stale", "never", "error"
 
 
 class Verdict(NamedTuple):

@@ -176,8 +176,8 @@ def fetch_from_storage(project: Project, outputs: dict[str, str]) -> None:
 
 
 def restore(project: Project, outputs: dict[str, str], step: Step, config: Settings) -> Recorded:
-    """`outputs`: files and digests (see expand_record)."""
-    """Put the outputs back from the cache, then record them like a run would."""
+    """Put the outputs (files and digests, see expand_record) back from the cache, then
+    record them like a run would. Files they replace were protected first."""
     from gitdata.fsutil import materialise
 
     tracked = project.tracked()
