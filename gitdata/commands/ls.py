@@ -108,8 +108,7 @@ def ls(project: Project, scopes: list[str], untracked: bool = False, explicit: b
         if scope and not any(is_under(rel, scope) for rel in [*files, *extra]) \
                 and scope not in tracked.whole_dirs and not (project.workdir / scope).is_dir():
             raise GitDataError(f"'{scope}' did not match any tracked or untracked file")
-    items += [_untracked_item(project, rel) for rel in extra]
-    items = [item for item in items if item is not None]
+    items += [item for item in (_untracked_item(project, rel) for rel in extra) if item is not None]
     if show_dirs:
         items += directory_items(items)
     return sort_items(items, sort, reverse)

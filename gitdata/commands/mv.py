@@ -184,7 +184,7 @@ def _check_plan(project: Project, tracked: Tracked, plan: Plan, keep_source: boo
         if not keep_source and move.dst in sources:
             raise GitDataError(f"'{move.dst}' is both a source and a destination")
     checked: set[str] = set()
-    first = {}
+    first: dict[str, str] = {}
     for move in plan.moves:
         first.setdefault(parent_dir(move.dst), move.dst)
     for directory, example in sorted(first.items()):
