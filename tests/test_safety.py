@@ -294,3 +294,47 @@ def test_hostile_manifest_directories_at_a_revision_are_refused(repo: Path, dire
     result = gd("cat", "-r", "evil", "x.txt", check=False)
     assert result.returncode == 1 and "unsafe" in result.stderr, result.stderr
     _clean(result.stderr)
+
+
+def test_committed_symlink_plus_manifest_cannot_write_outside(repo: Path, outside: Path) -> None:
+    """The attack: a commit holding a symlink `evil -> <outside>` and a manifest for
+    `evil/x.txt` whose content the cache holds. Checking out must not write through it."""
+    payload = b"attacker bytes\n"
+    write(repo / "bait.bin", payload)
+    gd("add", "bait.bin")
+    os.symlink(os.path.relpath(outside, repo), repo / "evil")
+    git("add", "evil")
+    write(repo / ".gitdata" / "tree" / "evil" / "%manifest", "#gitdata-manifest v1\n" + _manifest_line("x.txt", payload))
+    git("add", ".gitdata")
+    git("commit", "-q", "-m", "innocent-looking")
+    for args in (("checkout",), ("checkout", "--force"), ("commit",)):
+        result = gd(*args, check=False)
+        _clean(result.stderr)
+        assert sorted(os.listdir(outside)) == ["secret.txt"], args
+    result = gd("checkout", check=False)
+    assert result.returncode == 1 and "leads outside the repository" in result.stderr
+
+
+def test_commit_never_reads_files_outside_through_committed_symlinks(repo: Path, outside: Path) -> None:
+    """A hostile commit: manifests for `evil/secret.txt` (evil -> outside) and for
+    `link.txt` (-> outside/secret.txt). `commit` would carry the outside bytes into
+    the cache and the next push would upload them; it must refuse instead."""
+    os.symlink(os.path.relpath(outside, repo), repo / "evil")
+    os.symlink(os.path.relpath(outside / "secret.txt", repo), repo / "link.txt")
+    fake = _manifest_line("secret.txt", b"not what is there")
+    write(repo / ".gitdata" / "tree" / "evil" / "%manifest", "#gitdata-manifest v1\n" + fake)
+    write(repo / ".gitdata" / "tree" / "%manifest",
+          "#gitdata-manifest v1\n" + _manifest_line("link.txt", b"not what is there"))
+    git("add", "evil", "link.txt", ".gitdata")
+    git("commit", "-q", "-m", "hostile")
+    for args, message in ((("commit",), "a symlink in its path leads outside the repository"),
+                          (("commit", "link.txt"), "it is a symlink leading outside the repository")):
+        result = gd(*args, check=False)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+    assert not _cached(repo, b"outside the repo\n")
+    # and mv does not move the outside file into the repository either
+    write(repo / ".gitdata" / "tree" / "evil" / "%manifest",
+          "#gitdata-manifest v1\n" + _manifest_line("secret.txt", b"outside the repo\n"))
+    moved = gd("mv", "evil/secret.txt", "mine.txt", check=False)
+    assert moved.returncode == 1 and "leads outside the repository" in moved.stderr
+    assert (outside / "secret.txt").read_text() == "outside the repo\n" and not (repo / "mine.txt").exists()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from gitdata import config, output
 from gitdata.manifest import Entry
-from gitdata.paths import is_under
+from gitdata.errors import GitDataError
+from gitdata.paths import ensure_inside, is_under, parent_dir
 from gitdata.project import Project, open_project, scopes_or_all, select
 from gitdata.track import cache_files, commit_if_asked, record
 from gitdata.workspace import compare
@@ -39,6 +41,7 @@ def commit(project: Project, scopes: list[str], commit: bool = False, message: s
     algorithm = config.hash_algorithm(project.repo)
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
     to_cache = status.modified + status.untracked + status.not_in_cache
+    refuse_escapes(project, to_cache)
     recorded = cache_files(project, to_cache, tracked, algorithm, None, default_method)
     changes: dict[str, Entry | None] = dict(recorded.changes)
     for rel in status.missing:
@@ -50,3 +53,19 @@ def commit(project: Project, scopes: list[str], commit: bool = False, message: s
     output.info(f"recorded {len(changes)} change(s)")
     commit_if_asked(project, staged, commit, message, "git data commit")
     return staged
+
+
+def refuse_escapes(project: Project, rels: list[str]) -> None:
+    """Manifest paths come from commits that may be hostile: never read a file through a
+    symlinked directory, or a symlink, that leads out of the worktree (its bytes would
+    enter the cache, and the next push would upload them)."""
+    inside = (f"{project.workdir}{os.sep}", f"{project.cache.root}{os.sep}")
+    checked: set[str] = set()
+    for rel in rels:
+        directory = parent_dir(rel)
+        if directory not in checked:
+            ensure_inside(project.workdir, rel)
+            checked.add(directory)
+        path = project.workdir / rel
+        if path.is_symlink() and not os.path.realpath(path).startswith(inside):
+            raise GitDataError(f"refusing '{rel}': it is a symlink leading outside the repository")

@@ -197,6 +197,10 @@ def _check_plan(project: Project, tracked: Tracked, plan: Plan, keep_source: boo
             if os.path.lexists(prefix + ancestor) and not os.path.isdir(prefix + ancestor):
                 raise GitDataError(f"'{example}': '{ancestor}' is a file, not a directory")
         ensure_inside(project.workdir, join(directory, "x"))
+    # a committed symlink could route a source path out of the worktree: moving
+    # "its" file would take it away from wherever that is
+    for directory in sorted({parent_dir(m.src) for m in plan.moves} - {""}):
+        ensure_inside(project.workdir, join(directory, "x"))
 
 
 def _check_sources(project: Project, plan: Plan) -> None:
