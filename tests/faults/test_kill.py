@@ -185,3 +185,38 @@ def test_temp_files_of_killed_processes_are_never_tracked(repo: Path) -> None:
     assert set(h.tracked_digests(repo)) == {"d/f"}
     assert not stale.exists(), "the stale temp file of a dead process was not cleaned"
     assert live.exists(), "a temp file of a live process was removed"
+
+
+DELAY_KINDS = ["add", "commit", "checkout-force", "pull"]
+
+
+@pytest.mark.parametrize("kind", DELAY_KINDS)
+def test_kill_after_seeded_delay(kind: str, template: Callable[[str], Scenario], trials: int,
+                                 tmp_path: Path) -> None:
+    """SIGKILL from outside after a seeded delay: also hits writes the kill points cannot
+    see (sqlite's stat cache, libgit2's index), like a real `kill -9` or power cut."""
+    import random
+    import signal
+    import subprocess
+    import time
+
+    scenario = template(kind)
+    probe = h.copy_scenario(scenario.root, tmp_path / "probe")
+    started = time.monotonic()
+    gd(*scenario.argv, cwd=probe / scenario.workdir, check=False)
+    duration = time.monotonic() - started
+    shutil.rmtree(probe, ignore_errors=True)
+    rng = random.Random(f"delay-{kind}")
+    for trial in range(trials):
+        delay = rng.uniform(0.05, duration)
+        what = f"{kind}: SIGKILL after {delay:.3f}s of {duration:.3f}s (trial {trial})"
+        root = h.copy_scenario(scenario.root, tmp_path / f"trial-{trial}")
+        workdir, store = root / scenario.workdir, root / "store"
+        proc = subprocess.Popen(["git-data", *scenario.argv], cwd=workdir, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        h.assert_bytes_kept(scenario.originals, workdir, store, f"{what} (right after the kill)")
+        check_repaired(kind, scenario, workdir, store, what)
+        shutil.rmtree(root, ignore_errors=True)
