@@ -4,15 +4,19 @@ Objects are read-only, enter only through a temp file and a rename, and are
 verified against their digest on the way in."""
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from gitdata.errors import GitDataError
-from gitdata.hashing import copy_and_digest, digest_file, parse_digest
+from gitdata.hashing import copy_and_digest, digest_bytes, digest_file, parse_digest
 
 SMALL_FILE = 1 << 20
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+_TOKEN = secrets.token_hex(4)
+_counter = itertools.count()
 
 
 class Cache:
@@ -20,6 +24,8 @@ class Cache:
         self.root = root
         self.tmp_dir = root / "tmp"
         self._prefix = str(root) + os.sep
+        self._tmp_ready = False
+        self._dirs: set[str] = set()
 
     def object_path(self, digest: str) -> str:
         """Path of an object as a string (hot path: no pathlib)."""
@@ -49,23 +55,55 @@ class Cache:
         return wanted - present
 
     def new_temp(self) -> Path:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return self.tmp_dir / f"{os.getpid()}-{secrets.token_hex(8)}"
+        return Path(self._new_temp())
 
-    def add_file(self, src: Path, algorithm: str, expected: str | None = None) -> tuple[str, int]:
+    def _new_temp(self) -> str:
+        if not self._tmp_ready:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._tmp_ready = True
+        return f"{self.tmp_dir}{os.sep}{os.getpid()}-{_TOKEN}-{next(_counter)}"
+
+    def add_file(self, src: str | Path, algorithm: str, expected: str | None = None) -> tuple[str, int]:
         """Copy a workspace file into the cache, hashing what is copied (one read pass).
         Returns (digest, size). With `expected`, a mismatch (the file changed since it
         was hashed) is an error and nothing enters the cache."""
-        tmp = self.new_temp()
+        with open(src, "rb") as source:
+            size = os.fstat(source.fileno()).st_size
+            if size <= SMALL_FILE:
+                data = source.read()
+                digest = digest_bytes(data, algorithm)
+                self._check_expected(src, digest, expected)
+                if not self.has(digest):
+                    self._write_object(data, digest)
+                return digest, len(data)
+            tmp = self._new_temp()
+            try:
+                with open(os.open(tmp, _CREATE, 0o444), "wb") as target:
+                    digest, size = copy_and_digest(source, target, algorithm)
+                self._check_expected(src, digest, expected)
+                self._place(tmp, digest)
+                return digest, size
+            finally:
+                _unlink_quietly(tmp)
+
+    @staticmethod
+    def _check_expected(src: str | Path, digest: str, expected: str | None) -> None:
+        if expected is not None and digest != expected:
+            raise GitDataError(f"'{src}' changed while it was being added; run the command again")
+
+    def _write_object(self, data: bytes, digest: str) -> None:
+        tmp = self._new_temp()
         try:
-            with open(src, "rb") as source, open(tmp, "wb") as target:
-                digest, size = copy_and_digest(source, target, algorithm)
-            if expected is not None and digest != expected:
-                raise GitDataError(f"'{src}' changed while it was being added; run the command again")
+            fd = os.open(tmp, _CREATE, 0o444)  # read-only from birth: no chmod
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             self._place(tmp, digest)
-            return digest, size
         finally:
-            tmp.unlink(missing_ok=True)
+            _unlink_quietly(tmp)
 
     def adopt(self, tmp: Path, expected: str) -> None:
         """Move a downloaded temp file into the cache after verifying it."""
@@ -74,14 +112,17 @@ class Cache:
         if actual != expected:
             tmp.unlink(missing_ok=True)
             raise GitDataError(f"object {expected} is corrupt (its content hashes to {actual})")
-        self._place(tmp, expected)
-
-    def _place(self, tmp: Path, digest: str) -> None:
-        final = self.path(digest)
-        if final.exists():
-            return
         os.chmod(tmp, 0o444)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        self._place(str(tmp), expected)
+
+    def _place(self, tmp: str, digest: str) -> None:
+        """Rename a complete, read-only temp file to its final name. An object that is
+        already there has the same content, so replacing it is harmless."""
+        final = self.object_path(digest)
+        directory = final.rpartition("/")[0]
+        if directory not in self._dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._dirs.add(directory)
         os.replace(tmp, final)
 
     def verify(self, digest: str) -> bool:
@@ -101,6 +142,13 @@ class Cache:
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def open_cache(data_dir: Path) -> Cache:

@@ -87,27 +87,50 @@ def copy_file(src: Path, dst: Path) -> None:
     shutil.copyfile(src, dst)
 
 
-def materialise(obj: Path, target: Path, method: str, executable: bool) -> str:
+def _copy_new(src: str, dst: str, mode: int) -> None:
+    """Copy src into a new file dst created with `mode` (umask applies): one open each,
+    then sendfile until EOF; no stat or chmod calls."""
+    fd_in = os.open(src, os.O_RDONLY)
+    try:
+        fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            offset = 0
+            while sent := os.sendfile(fd_out, fd_in, offset, 1 << 30):
+                offset += sent
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
+
+
+def materialise(obj: str | Path, target: str | Path, method: str, executable: bool) -> str:
     """Put the cache object `obj` at `target` atomically with the given method.
     Returns the method actually used (reflink falls back to copy)."""
-    if not os.path.isdir(target.parent):
-        target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(target)
+    target = str(target)
+    directory, _, name = target.rpartition(os.sep)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+    tmp = f"{directory}{os.sep}.{name[:40]}.gitdata-{_TOKEN}-{os.getpid()}-{next(_counter)}.tmp"
     try:
         used = method
         if method == "symlink":
             os.symlink(obj, tmp)
         elif method == "hardlink":
             os.link(obj, tmp)
-        else:
-            if method != "reflink" or not reflink(obj, tmp):
-                used = "copy" if method == "reflink" else method
-                copy_file(obj, tmp)
+        elif method == "reflink" and reflink(Path(obj), Path(tmp)):
             os.chmod(tmp, _file_mode(executable))
+        else:
+            used = "copy"
+            if os.path.lexists(tmp):  # a failed reflink attempt left it
+                os.unlink(tmp)
+            _copy_new(str(obj), tmp, 0o777 if executable else 0o666)
         os.replace(tmp, target)
         return used
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
 
 

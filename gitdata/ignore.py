@@ -14,16 +14,20 @@ class IgnoreRules:
         self.workdir = workdir
 
     @cached_property
+    def _lines(self) -> list[str]:
+        path = self.workdir / IGNORE_FILE
+        return path.read_text(errors="surrogateescape").splitlines() if path.exists() else []
+
+    @cached_property
     def _spec(self):  # type: ignore[no-untyped-def]
         import pathspec
 
-        path = self.workdir / IGNORE_FILE
-        lines = path.read_text(errors="surrogateescape").splitlines() if path.exists() else []
-        return pathspec.GitIgnoreSpec.from_lines(lines)
+        return pathspec.GitIgnoreSpec.from_lines(self._lines)
 
     @cached_property
     def _has_patterns(self) -> bool:
-        return bool(self._spec.patterns)
+        # Only comments and blank lines: no need to load pathspec at all.
+        return any(line.strip() and not line.startswith("#") for line in self._lines)
 
     def ignored(self, rel: str, is_dir: bool = False) -> bool:
         if not ALWAYS_SKIPPED.isdisjoint(rel.split("/")):

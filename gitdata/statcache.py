@@ -47,7 +47,8 @@ class StatCache:
         return self._rows
 
     def lookup(self, path: str, st: os.stat_result, algorithm: str) -> str | None:
-        row = self._all().get(path)
+        rows = self._rows if self._rows is not None else self._all()
+        row = rows.get(path)
         if row is None or row[0] != key_of(st) or not row[1].startswith(algorithm + ":"):
             return None
         return row[1]
@@ -69,9 +70,13 @@ class StatCache:
     def flush(self) -> None:
         with self._lock:
             rows, self._pending = self._pending, []
+        if not rows:
+            return
         for attempt in range(50):
             try:
-                self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
+                with self.db:  # one transaction, not one per row
+                    self.db.execute("BEGIN")
+                    self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
                 return
             except sqlite3.OperationalError:
                 time.sleep(0.1)

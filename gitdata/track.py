@@ -31,17 +31,19 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
     started = time.time()
     fresh: list[tuple[str, os.stat_result, str]] = []
 
+    prefix = f"{project.workdir}{os.sep}"
+
     def one(rel: str) -> tuple[str, Entry | None]:
-        path = project.workdir / rel
+        path = prefix + rel
         old = tracked.files.get(rel)
         wanted = method or (old.method if old else default_method)
-        lst = path.lstat()
+        lst = os.lstat(path)
         if old and links_to_cache(path, lst, old, cache):
             if wanted == old.method:
                 return rel, None
-            materialise(cache.path(old.digest), path, wanted, old.executable)
+            materialise(cache.object_path(old.digest), path, wanted, old.executable)
             return rel, old._replace(method=wanted)
-        st = path.stat() if stat.S_ISLNK(lst.st_mode) else lst
+        st = os.stat(path) if stat.S_ISLNK(lst.st_mode) else lst
         digest = stats.lookup(rel, st, algorithm)
         if digest is None or not (no_commit or cache.has(digest)):
             if no_commit:
@@ -55,7 +57,7 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
         if old == entry:
             return rel, None
         if wanted != "copy" and not no_commit:
-            materialise(cache.path(digest), path, wanted, entry.executable)
+            materialise(cache.object_path(digest), path, wanted, entry.executable)
         return rel, entry
 
     changes: dict[str, Entry | None] = {}

@@ -72,10 +72,10 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
 
 def _inside(project: Project, rel: str) -> bool:
     """Symlinks that lead outside the worktree are never followed."""
-    path = project.workdir / rel
-    if not path.is_symlink():
+    path = f"{project.workdir}{os.sep}{rel}"
+    if not os.path.islink(path):
         return True
-    if not path.exists():
+    if not os.path.exists(path):
         output.warn(f"'{rel}' is a broken symbolic link; skipped")
         return False
     target = os.path.realpath(path)
