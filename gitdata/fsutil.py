@@ -47,6 +47,16 @@ def remove_if_stale(path: str) -> None:
         pass
 
 
+def remove_stale_temps(directory: Path) -> None:
+    """Clean up after a process killed in the middle of an atomic write into this directory."""
+    try:
+        names = [entry.path for entry in os.scandir(directory) if is_temp_name(entry.name)]
+    except OSError:
+        return
+    for path in names:
+        remove_if_stale(path)
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)

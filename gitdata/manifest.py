@@ -277,6 +277,7 @@ def update(repo: GitRepo, changes: Mapping[str, Entry | None],
     """Apply changes (path -> new entry, or None to untrack) to the workspace manifests,
     each directory under its own lock, so parallel commands on different
     directories never wait for each other. Returns the manifest paths written."""
+    from gitdata.fsutil import remove_stale_temps
     from gitdata.locks import lock
 
     by_dir: dict[str, dict[str, Entry | None]] = {}
@@ -286,6 +287,7 @@ def update(repo: GitRepo, changes: Mapping[str, Entry | None],
     written = []
     for directory in sorted(set(by_dir) | whole_add | whole_remove):
         with lock(repo, "manifest:" + directory):
+            remove_stale_temps((repo.workdir / manifest_path(directory)).parent)
             entries, whole = read_directory(repo.workdir, directory)
             for name, entry in by_dir.get(directory, {}).items():
                 if entry is None:

@@ -11,6 +11,7 @@ from typing import Iterator, NamedTuple
 
 from gitdata import history, output
 from gitdata.errors import GitDataError
+from gitdata.fsutil import is_temp_name, remove_if_stale
 from gitdata.hashing import digest_file, parse_digest
 from gitdata.manifest import TREE_DIR, MANIFEST_NAME, directory_of, parse
 from gitdata.paths import join
@@ -128,6 +129,10 @@ def manifest_files(project: Project) -> Iterator[tuple[str, str, bytes]]:
         dirnames.sort()
         for name in sorted(filenames):
             relpath = Path(dirpath, name).relative_to(root).as_posix()
+            if is_temp_name(name):  # a manifest write a killed process left half done
+                remove_if_stale(os.path.join(dirpath, name))
+                if not os.path.exists(os.path.join(dirpath, name)):
+                    continue
             if name != MANIFEST_NAME:
                 yield "workspace", relpath, b""
                 continue

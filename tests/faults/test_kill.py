@@ -220,3 +220,20 @@ def test_kill_after_seeded_delay(kind: str, template: Callable[[str], Scenario],
         h.assert_bytes_kept(scenario.originals, workdir, store, f"{what} (right after the kill)")
         check_repaired(kind, scenario, workdir, store, what)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_half_written_manifest_of_a_killed_process_is_cleaned(repo: Path) -> None:
+    """Regression: a kill inside a manifest's atomic write left `.%manifest.gitdata-*.tmp` in
+    .gitdata/tree; fsck then failed forever ("unexpected file") and `git add -A` would commit it."""
+    (repo / "d").mkdir()
+    (repo / "d/f").write_bytes(b"one")
+    gd("add", "d")
+    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    stale = repo / f".gitdata/tree/d/.%manifest.gitdata-0123abcd-{dead_pid}-3.tmp"
+    stale.write_bytes(b"#gitdata-manifest v1\nhal")
+    h.assert_fsck(repo, "stale manifest temp file")
+    assert not stale.exists()
+    stale.write_bytes(b"#gitdata-manifest v1\nhal")
+    (repo / "d/g").write_bytes(b"two")
+    gd("add", "d/g")
+    assert not stale.exists(), "add left a dead process's manifest temp file next to the manifest"
