@@ -11,6 +11,8 @@ import pytest
 
 SHORT_TRIALS = 2
 LONG_TRIALS = 25
+# read now: the suite's autouse fixture clears every GITDATA_* variable before each test
+FIXED_TRIALS = os.environ.get("GITDATA_FAULT_TRIALS")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,8 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def trial_count(config: pytest.Config, short: int = SHORT_TRIALS) -> int:
-    if os.environ.get("GITDATA_FAULT_TRIALS"):
-        return int(os.environ["GITDATA_FAULT_TRIALS"])
+    if FIXED_TRIALS:
+        return int(FIXED_TRIALS)
     return LONG_TRIALS if config.getoption("--long", default=False) else short
 
 
