@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gitdata.hashing import digest_file
+
 from tests.testing.helpers import cache_objects, gd, git, write
 
 
@@ -94,15 +96,16 @@ def test_killed_push_resumes_without_resending(repo: Path, tmp_path: Path) -> No
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    first = log.read_text().split()
-    assert 3 <= len(first) < 12, "the push was killed part-way"
-    for obj in stored(store):   # nothing partial under a final key
-        assert "b3:" + obj.parent.name + obj.name in first
+    arrived = {"b3:" + obj.parent.name + obj.name: obj for obj in stored(store)}
+    assert 3 <= len(arrived) < 12, "the push was killed part-way"
+    for digest, obj in arrived.items():   # nothing partial under a final key
+        assert digest_file(obj) == digest
+    sent_before = len(log.read_text().split())
     out = gd("push")
-    assert f"pushed {12 - len(stored(store)) + len(log.read_text().split()) - len(first)}" in out.stderr
-    second = log.read_text().split()[len(first):]
-    assert not set(first) & set(second), "objects that arrived were sent again"
-    assert len(set(first) | set(second)) == 12 == len(stored(store))
+    second = log.read_text().split()[sent_before:]
+    assert f"pushed {len(second)} object(s)" in out.stderr
+    assert not set(arrived) & set(second), "objects that arrived were sent again"
+    assert len(set(arrived) | set(second)) == 12 == len(stored(store))
 
 
 def test_push_selects_paths_revisions_and_history(repo: Path, store: Path) -> None:
