@@ -256,6 +256,8 @@ def parse_output(node: Any, where: _Where) -> Output:
         check_relpath(path, "output path")
     except GitDataError as exc:
         raise GitDataError(f"{where(value)}: {exc} (paths are relative to the repository root)") from None
+    if path.split("/")[0] == ".gitdata":
+        raise GitDataError(f"{where(value)}: '{path}' cannot be an output (.gitdata/ belongs to git-data)")
     return Output(kind, path)
 
 
