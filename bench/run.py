@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 SEED_TREE, SEED_BIG, SEED_STEPS = 42, 7, 3
@@ -281,8 +281,9 @@ class Bench:
     def tools(self) -> list[str]:
         return [t for t in ("ours", "dvc") if t in self.opts.tools and (t == "ours" or self.dvc_bin)]
 
-    def run_tree(self, tool: str) -> None:
-        """W1 add, W2 status, W3 restore, re-add, W5 push/pull, hooks: all on one repo."""
+    def run_tree(self, tool: str) -> Iterator[None]:
+        """W1 add, W2 status, W3 restore, re-add, W5 push/pull, hooks: all on one repo.
+        Yields after each workload, so that the driver can interleave the tools."""
         base = self.work / "runs" / tool
         repo = base / "w1"
         n = self.opts.dirs * self.opts.files
@@ -308,6 +309,7 @@ class Bench:
             self.skip("W2-W5", "all", tool, "skipped", "add of the tree failed")
             return
         self.commit_all(repo, "track data")
+        yield
 
         if self.want("w2"):
             if tool == "ours":
@@ -316,6 +318,7 @@ class Bench:
             self.measure("W2", "no-op status", tool, self.tool_cmd(tool, "status"), repo,
                          check=lambda r: self.clean_status(tool, r))
 
+        yield
         if self.want("w3"):
             if tool == "ours":
                 self.measure("W3", "restore after rm -rf data (reference)", "cp",
@@ -329,6 +332,7 @@ class Bench:
                 shutil.rmtree(repo / "data", ignore_errors=True)
                 shutil.copytree(self.src / "data", repo / "data")
 
+        yield
         if self.want("w4"):  # re-add after a one-file change belongs to the "add" issue
             one = f"d{self.opts.dirs // 2:02d}/f{self.opts.files // 2:04d}.bin"
             victim = repo / "data" / one
@@ -342,13 +346,28 @@ class Bench:
             self.sh(add, cwd=repo)
             self.commit_all(repo, "restore victim")
 
+        yield
         if self.want("w5"):
             self.run_push_pull(tool, repo, base)
+        yield
         if self.want("hooks"):
             if tool == "ours":
                 self.run_hooks(repo)
             else:
                 self.run_switch(tool, repo, hooks=False)
+
+    def phases(self, tool: str) -> Iterator[None]:
+        if self.want({"w1", "w2", "w3", "w4", "w5", "hooks"}):
+            yield from self.run_tree(tool)
+            yield
+        shutil.rmtree(self.work / "runs" / tool / "w1", ignore_errors=True)
+        if self.want("w4"):
+            self.run_big(tool)
+            yield
+        if self.want("w6"):
+            self.run_pipelines(tool)
+            yield
+        shutil.rmtree(self.work / "runs" / tool, ignore_errors=True)
 
     def clean_status(self, tool: str, repo: Path) -> str:
         out = self.sh(self.tool_cmd(tool, "status"), cwd=repo).stdout.strip()
@@ -575,15 +594,14 @@ class Bench:
             sys.exit(f"bench: '{self.opts.ours}' does not run; put git-data on PATH")
         self.setup_dvc()
         self.gen_data()
-        for tool in self.tools():
-            self.log(f"== {tool}")
-            if self.want({"w1", "w2", "w3", "w4", "w5", "hooks"}):
-                self.run_tree(tool)
-            if self.want("w4"):
-                self.run_big(tool)
-            if self.want("w6"):
-                self.run_pipelines(tool)
-            shutil.rmtree(self.work / "runs" / tool, ignore_errors=True)
+        self.ours_rev = self.sh(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+        # Interleave the tools workload by workload (ours, DVC, ours, DVC...), so both see
+        # the same machine load; this machine's load changes a lot within minutes.
+        phases = {tool: self.phases(tool) for tool in self.tools()}
+        while phases:
+            for tool, gen in list(phases.items()):
+                if next(gen, StopIteration) is StopIteration:
+                    del phases[tool]
         self.total = time.time() - t0
         self.load_after = os.getloadavg()
         report = render(self)
@@ -737,7 +755,7 @@ def machine() -> list[str]:
 def render(bench: Bench) -> str:
     o = bench.opts
     ours_v = bench.sh([*bench.ours, "--version"], check=False).stdout.strip()
-    ours_rev = bench.sh(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+    ours_rev = bench.ours_rev
     dvc_v = bench.sh([bench.dvc_bin, "--version"], check=False).stdout.strip() if bench.dvc_bin else "not run"
     out = [
         "# Benchmark results: git data vs DVC",
