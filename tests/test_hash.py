@@ -48,3 +48,13 @@ def test_hash_missing_file_reports_and_continues(tmp_path: Path) -> None:
     assert result.stderr == "git-data: error: nope: No such file or directory\n"
     bad = gd("hash", "-a", "md5", "ok", cwd=tmp_path, check=False)
     assert bad.returncode == 1 and "unknown hash algorithm 'md5'" in bad.stderr
+
+
+def test_hash_directory_skips_special_files(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    write(tmp_path / "d" / "a", b"a")
+    os.mkfifo(tmp_path / "d" / "pipe")
+    result = subprocess.run(["git", "data", "hash", "d"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.endswith("  d/a\n") and result.stdout.count("\n") == 1

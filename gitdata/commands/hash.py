@@ -85,7 +85,9 @@ def _expand(path: str) -> Iterator[tuple[str, str | None]]:
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if d != ".git")
             for name in sorted(files):
-                yield os.path.join(root, name), None
+                full = os.path.join(root, name)
+                if os.path.isfile(full):   # fifos and sockets in a walked directory would block
+                    yield full, None
     elif not os.path.exists(path):
         yield path, "No such file or directory" if not os.path.lexists(path) else "broken symbolic link"
     else:
