@@ -81,7 +81,10 @@ class LocalStorage:
             return
         marker = self.root / MARKER
         if not marker.exists():
-            if self.root.is_dir() and any(p.name != MARKER for p in self.root.iterdir()) \
+            # a marker temp file is what a push killed right here leaves: not foreign content
+            if self.root.is_dir() and any(p.name != MARKER and not (p.name.startswith(f".{MARKER}.")
+                                                                    and p.name.endswith(".tmp"))
+                                          for p in self.root.iterdir()) \
                     and not any((self.root / a).is_dir() for a in ("b3", "sha256", "b2b256", "sha3-256")):
                 raise GitDataError(f"storage '{self.name}': {self.root} is not empty and is not a git-data "
                                    "storage; point the storage at an empty or new directory")

@@ -196,3 +196,15 @@ def test_local_storage_unwritable(repo: Path, tmp_path: Path) -> None:
     (store / "b3").write_text("blocked")
     one_clean_error(gd("push", check=False), "push into an unwritable storage")
     assert h.verified_objects(h.cache_root(repo)) >= digests
+
+
+def test_push_killed_while_writing_the_storage_marker(repo: Path, tmp_path: Path) -> None:
+    """Regression: a push killed between writing the marker's temp file and renaming it left a
+    storage that every later push refused as 'not empty and not a git-data storage'."""
+    digests = make_repo(repo, count=3)
+    store = tmp_path / "store"
+    gd("storage", "add", "loc", str(store))
+    store.mkdir()
+    (store / "..gitdata-storage.0123456789ab.tmp").write_bytes(b"git-data st")
+    gd("push")
+    assert h.verified_objects(store) == digests
