@@ -210,6 +210,8 @@ def test_malformed_manifest_names_file_and_line(repo: Path, kind: str) -> None:
         assert result.returncode == 1, f"{kind}: {argv} accepted a malformed manifest"
         assert ".gitdata/tree/d/%manifest" in result.stderr + result.stdout, f"{kind}: {argv}: {result.stderr}"
         assert (repo / "d/a").read_text() == "a"
+    if kind not in ("truncated", "invalid utf-8", "duplicate"):
+        return
     git("add", "-A", "-f")
     git("commit", "-q", "-m", "broken", "--no-verify")
     for argv in (("cat", "-r", "HEAD", "d/a"), ("push",)):

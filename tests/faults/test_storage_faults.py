@@ -147,7 +147,10 @@ def test_wrong_body_never_enters_the_cache(repo: Path, s3_bucket: Bucket, proxy:
     h.assert_fsck(repo, f"after {fault}")
 
 
-def test_slow_server_completes(repo: Path, s3_bucket: Bucket, proxy: FaultProxy) -> None:
+def test_slow_server_completes(repo: Path, s3_bucket: Bucket, proxy: FaultProxy,
+                               request: pytest.FixtureRequest) -> None:
+    if not request.config.getoption("--long", default=False):
+        pytest.skip("run with --long")
     digests = make_repo(repo, count=4)
     add_s3(repo, s3_bucket, proxy)
     proxy.reset(lambda request, seen: "slow" if request.method == "PUT" else "pass")
