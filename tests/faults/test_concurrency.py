@@ -119,3 +119,27 @@ def test_parallel_pulls_in_worktrees(repo: Path, tmp_path: Path) -> None:
     for tree in trees:
         assert h.files_with_content(tree, expected) == expected
         h.assert_fsck(tree, tree.name)
+
+
+def test_parallel_runs_of_one_pipeline(repo: Path) -> None:
+    """Three `git data run` at once: each waits for the pipeline or finds it fresh; the
+    outputs are whole and recorded once."""
+    for i in range(3):
+        (repo / f"in/{i}.txt").parent.mkdir(exist_ok=True)
+        (repo / f"in/{i}.txt").write_bytes(f"input {i}\n".encode() * 1000)
+        gd("step", "new", f"s{i}", "--command", f"mkdir -p out && cat in/{i}.txt in/{i}.txt > out/{i}.bin")
+        gd("step", "dep", f"s{i}", "--file", f"in/{i}.txt")
+        gd("step", "out", f"s{i}", "--file", f"out/{i}.bin")
+    procs = [subprocess.Popen(["git", "data", "run"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err and "internal error" not in err, err
+        assert proc.returncode in (0, 1), err
+        if proc.returncode:
+            assert err.count("git-data: error:") == 1, err
+    assert any(proc.returncode == 0 for proc in procs)
+    for i in range(3):
+        assert (repo / f"out/{i}.bin").read_bytes() == (repo / f"in/{i}.txt").read_bytes() * 2
+    assert gd("run").returncode == 0
+    h.assert_fsck(repo, "parallel runs")
