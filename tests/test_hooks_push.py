@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.testing.helpers import gd, git, write
+from tests.testing.helpers import gd, git, venv_bin, write
 
 
 def stored(storage: Path) -> int:
@@ -76,12 +76,25 @@ def test_push_is_refused_when_the_storage_cannot_take_the_data(repo: Path, tmp_p
     result = git("push", str(other), "main~1:refs/heads/again", check=False)
     assert result.returncode != 0 and "push refused" in result.stderr
     assert git("push", "-q", "origin", ":old").returncode == 0   # a delete needs no data
-    # commits without new data need no storage either
+    # commits without new data need no storage, and not even Python
     git("reset", "-q", "--hard", "main~1")
+    log = tmp_path / "python-started"
+    spy = write(tmp_path / "spy-python", f'#!/bin/sh\necho "$@" >> {log}\nexec {venv_bin()}/python "$@"\n')
+    spy.chmod(0o755)
+    hook = repo / ".git" / "hooks" / "pre-push"
+    text = hook.read_text()
+    hook.write_text(text.replace(text.split("GITDATA_PYTHON=", 1)[1].split("\n", 1)[0], str(spy), 1))
     write(repo / "code.py", "x = 1\n")
     git("add", "code.py")
     git("commit", "-qm", "code only")
     assert git("push", "-q", "origin", "main").returncode == 0
+    assert git("push", "-q", "origin", "main:refs/heads/code-branch").returncode == 0
+    assert not log.exists()
+    write(repo / "data" / "c", "c\n")
+    gd("add", "data")
+    git("commit", "-qm", "c")
+    assert git("push", "origin", "main", check=False).returncode != 0   # data again: checked, refused
+    assert "hook-impl pre-push" in log.read_text()
 
 
 def test_force_push_and_new_branch_upload_what_the_remote_lacks(repo: Path, tmp_path: Path) -> None:
