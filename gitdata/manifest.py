@@ -262,8 +262,10 @@ def write_directory(workdir: Path, directory: str, entries: Mapping[str, Entry],
     """Write (or remove, when empty) one directory's manifest atomically; returns its path."""
     from gitdata.fsutil import atomic_write, remove_empty_parents
 
+    from gitdata.paths import ensure_inside
+
     relpath = manifest_path(directory)
-    path = workdir / relpath
+    path = ensure_inside(workdir, relpath)   # a committed symlink in .gitdata/ must not lead writes out
     if entries or whole:
         atomic_write(path, serialize(entries, whole))
     elif path.exists():

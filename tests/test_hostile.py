@@ -256,3 +256,25 @@ def test_malformed_step_file_is_one_clear_error(repo: Path, kind: str) -> None:
         clean(result, f"{kind}: {argv}")
         if result.returncode == 1 and argv[0] in ("run", "step"):
             assert "bad.yaml" in result.stderr, f"{kind}: {argv}: the error does not name the file: {result.stderr}"
+
+
+@pytest.mark.parametrize("link", [".gitdata/tree", ".gitdata/tree/d"])
+def test_symlinked_manifest_directory_never_leads_writes_out(attacker: Path, tmp_path: Path, link: str) -> None:
+    """Regression: a committed symlink at .gitdata/tree (or below) made `git data add` write
+    the victim's manifests into whatever directory the attacker chose."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (attacker / link).parent.mkdir(parents=True, exist_ok=True)
+    if (attacker / link).exists():
+        import shutil
+
+        shutil.rmtree(attacker / link)
+    (attacker / link).symlink_to(outside)
+    commit_all(attacker)
+    victim, _ = victim_clone(attacker, tmp_path)
+    write(victim / "d/new.txt", "victim's data\n")
+    result = gd("add", "d", cwd=victim, check=False)
+    clean(result, "add")
+    assert result.returncode == 1 and "leads outside" in result.stderr, result.stderr
+    assert list(outside.iterdir()) == [], "a manifest was written outside the worktree"
+    assert (victim / "d/new.txt").read_text() == "victim's data\n"
