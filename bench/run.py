@@ -764,7 +764,8 @@ def render(bench: Bench) -> str:
         f"Data: {o.dirs} dirs x {o.files} files of 1-4 KiB, one {o.big_mib} MiB random file, "
         f"{o.steps} pipeline steps, {o.trivial_steps} trivial steps. Median of up to {o.repeat} runs "
         f"(one run when the first takes over {o.repeat_under:g} s), untimed setup redone before each; "
-        "warm page cache, `sync` before each run. Peak RSS is the largest single process.",
+        "warm page cache, `sync` before each run. Peak RSS is the largest single process; CPU is user + system",
+        "seconds of the command's process tree. Tools are interleaved workload by workload (same load).",
         "",
         "Targets are the ratios from issues 2-5 against the best anchor tool (dvx, Xvc or DVC). Only DVC",
         "runs here, so a target \"≤ F x anchor\" is turned into \"≤ F x (anchor/DVC) x DVC\" with the",
