@@ -204,6 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(f"{exc.strerror}{where}{hint}")
         return 1
     except Exception as exc:  # noqa: BLE001 - the last line of defence
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is not None and isinstance(exc, sqlite3.OperationalError) \
+                and any(word in str(exc) for word in ("disk", "full", "readonly")):
+            output.error(f"the stat cache cannot be written ({exc}); the disk or a quota may be full: "
+                         "free some space and run the command again")
+            return 1
         log = _write_crash_log(exc)
         output.error(f"internal error: {type(exc).__name__}: {exc} (details in {log})")
         return 1
@@ -217,10 +223,13 @@ def _write_crash_log(exc: Exception) -> str:
     import tempfile
     import traceback
 
-    fd, path = tempfile.mkstemp(prefix="git-data-crash-", suffix=".log")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"argv: {sys.argv!r}\n")
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
+    try:
+        fd, path = tempfile.mkstemp(prefix="git-data-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"argv: {sys.argv!r}\n")
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=handle)
+    except OSError as failure:  # a full disk must not turn into a traceback
+        return f"no log: {failure.strerror}"
     return path
 
 
