@@ -162,3 +162,15 @@ def test_add_skips_special_files_and_broken_links(repo: Path) -> None:
     single = subprocess.run(["git", "data", "add", "d/fifo"], cwd=repo, capture_output=True, text=True, timeout=60)
     assert single.returncode == 1
     assert single.stderr == "git-data: error: 'd/fifo' is not a regular file, a directory or a symbolic link\n"
+
+
+def test_re_adding_a_directory_drops_files_deleted_from_it(repo: Path) -> None:
+    write(repo / "data" / "keep.txt", "keep\n")
+    write(repo / "data" / "sub" / "gone.txt", "gone\n")
+    gd("add", "data")
+    (repo / "data" / "sub" / "gone.txt").unlink()
+    result = gd("add", "data")
+    assert "1 deleted file(s) untracked" in result.stderr
+    listed = gd("ls", "--no-summary", "--format", "{path}").stdout.split()
+    assert listed == ["data/keep.txt"]
+    assert "Nothing to report" in gd("status").stdout

@@ -8,6 +8,7 @@ from typing import Iterable
 from gitdata import config, git, output
 from gitdata.errors import GitDataError
 from gitdata.ignore import IgnoreRules
+from gitdata.manifest import Entry, Tracked
 from gitdata.paths import parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
@@ -95,15 +96,27 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
     check_method(default_method)
     recorded = cache_files(project, files, tracked, algorithm, method, default_method, no_commit)
+    changes: dict[str, Entry | None] = dict(recorded.changes)
+    # Re-adding a directory records it as it is now: files deleted from it leave the
+    # manifest (their content stays in the cache).
+    for rel in _deleted_under(project, tracked, whole_dirs):
+        changes[rel] = None
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
-    staged = record(project, recorded.changes, whole_add=new_whole,
+    staged = record(project, changes, whole_add=new_whole,
                     ignore=ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs))
     if taken:
         git.remove_from_index(project.repo, taken)
         staged += taken
-    output.info(f"added {len(recorded.changes)} file(s), {recorded.unchanged} unchanged")
+    removed = len(changes) - len(recorded.changes)
+    output.info(f"added {len(recorded.changes)} file(s), {recorded.unchanged} unchanged"
+                + (f", {removed} deleted file(s) untracked" if removed else ""))
     commit_if_asked(project, staged, commit, message, "git data add " + " ".join(rels))
     return staged
+
+
+def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str]) -> list[str]:
+    return [rel for directory in whole_dirs for rel in tracked.under(directory)
+            if not os.path.lexists(f"{project.workdir}{os.sep}{rel}")]
 
 
 def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:
