@@ -3,7 +3,7 @@ per clone in `.git/config` under the same key with a `gitdata.` prefix
 (e.g. `git config gitdata.core.hash sha256`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitdata.errors import GitDataError
 
@@ -44,7 +44,7 @@ def values(repo: GitRepo) -> dict[str, str]:
     return merged
 
 
-def _pairs(config: pygit2.Config, source: str) -> list[tuple[str, str]]:
+def _pairs(config: pygit2.Config, source: str) -> list[tuple[str, Any]]:
     pairs = []
     for entry in config:
         try:
