@@ -87,6 +87,9 @@ def merge_manifests(base: bytes, ours: bytes, theirs: bytes,
 
 # -- pipeline step files ----------------------------------------------------------------
 
+LAST_RUN = "last_run"
+
+
 def merge_mappings(base: dict[str, Any], ours: dict[str, Any],
                    theirs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     merged: dict[str, Any] = {}
@@ -98,6 +101,10 @@ def merge_mappings(base: dict[str, Any], ours: dict[str, Any],
             chosen = o
         elif o == b:
             chosen = t
+        elif key == LAST_RUN:
+            # Both sides ran the step differently: drop the record, so the merged
+            # step is simply stale and re-runs. Nothing is lost but a cached run.
+            chosen = missing
         else:
             conflicts.append(key)
             chosen = o

@@ -49,6 +49,15 @@ def test_step_file_merges_key_wise_and_falls_back_to_markers() -> None:
     assert conflicts == ["cmd"] and b"<<<<<<< main" in text
 
 
+def test_step_runs_recorded_differently_on_both_sides_merge_as_stale() -> None:
+    base = b"command: make\nlast_run:\n  deps:\n    file:a: b3:00\n"
+    ours = b"command: make\nlast_run:\n  deps:\n    file:a: b3:11\n"
+    theirs = b"command: make\nlast_run:\n  deps:\n    file:a: b3:22\n"
+    text, conflicts = merge_step_file(base, ours, theirs, ("base", "main", "feat"))
+    assert conflicts == []
+    assert b"last_run" not in text and b"command: make" in text
+
+
 def test_ignore_lines_merge_as_sets_and_names_for_both() -> None:
     assert merge_ignore_lines(b"/a\n", b"/a\n/b\n", b"/a\n/c\n") == b"/a\n/b\n/c\n"
     assert merge_ignore_lines(b"/a\n/x\n", b"/a\n", b"/a\n/x\n/c\n") == b"/a\n/c\n"
