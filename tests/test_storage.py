@@ -66,8 +66,10 @@ def test_local_override_in_git_config(repo: Path, tmp_path: Path) -> None:
     tracked_data(repo, 1)
     gd("storage", "add", "loc", str(tmp_path / "committed"))
     git("config", "gitdata.storage.loc.url", str(tmp_path / "mine"))
+    assert "does not exist" in gd("push", check=False).stderr  # never created behind the user's back
+    (tmp_path / "mine").mkdir()
     gd("push")
-    assert len(stored(tmp_path / "mine")) == 1 and not (tmp_path / "committed").exists()
+    assert len(stored(tmp_path / "mine")) == 1 and not stored(tmp_path / "committed")
 
 
 def test_kinds_are_picked_from_the_url(repo: Path) -> None:
@@ -89,10 +91,10 @@ def test_local_storage_marker_and_refuses_foreign_directory(repo: Path, tmp_path
     tracked_data(repo, 1)
     foreign = tmp_path / "foreign"
     write(foreign / "precious.txt", "not ours")
-    gd("storage", "add", "loc", str(foreign))
-    push = gd("push", check=False)
-    assert push.returncode == 1 and "not a git-data storage" in push.stderr
+    added = gd("storage", "add", "loc", str(foreign), check=False)
+    assert added.returncode == 1 and "not a git-data storage" in added.stderr
     assert sorted(p.name for p in foreign.iterdir()) == ["precious.txt"]
+    assert "loc" not in gd("storage", "list").stdout
     gd("storage", "add", "new", str(tmp_path / "new"), "--default")
     gd("push")
     assert (tmp_path / "new" / ".gitdata-storage").read_text().startswith("git-data storage")

@@ -120,6 +120,14 @@ def add_storage(project: Project, name: str, settings: dict[str, str], make_defa
     existing = storage_names(project)
     if name in existing:
         raise GitDataError(f"storage '{name}' already exists; remove it first ('git data storage remove {name}')")
+    if settings.get("type") == "local":
+        from gitdata.storage.local import LocalStorage, local_path
+
+        # The one moment a missing directory is created: see LocalStorage.prepare.
+        try:
+            LocalStorage(name, local_path(project.repo, settings["url"])).prepare(create=True)
+        except GitDataError as exc:
+            raise GitDataError(f"{exc}; the storage was not added") from None
     for key, value in settings.items():
         config.set_value(project.repo, f"storage.{name}.{key}", value, local=local)
     if make_default or not existing:

@@ -75,11 +75,16 @@ class LocalStorage:
         if not self.root.is_dir():
             raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist")
 
-    def prepare(self) -> None:
-        """Create the directory and its marker before the first upload."""
+    def prepare(self, create: bool = False) -> None:
+        """Mark the directory as a storage before the first upload. A missing directory
+        is created only when the storage is defined (`create`): later, a missing
+        directory is more likely an unmounted share than a wish for a new storage."""
         if self._ready:
             return
         marker = self.root / MARKER
+        if not create and not self.root.is_dir():
+            raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist "
+                               "(is the share mounted? to start a new storage there, create the directory)")
         if not marker.exists():
             # a marker temp file is what a push killed right here leaves: not foreign content
             if self.root.is_dir() and any(p.name != MARKER and not (p.name.startswith(f".{MARKER}.")

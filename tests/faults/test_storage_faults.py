@@ -178,6 +178,17 @@ def test_local_storage_vanished(repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 1 and "missing" in result.stdout
 
 
+def test_push_never_recreates_a_vanished_storage(repo: Path, tmp_path: Path) -> None:
+    """An unmounted share looks like a missing directory: push must not write the
+    data to the local disk under the mount point instead."""
+    store, _ = local_setup(repo, tmp_path)
+    shutil.rmtree(store)
+    (repo / "d/extra").write_bytes(b"more")
+    gd("add", "d")
+    one_clean_error(gd("push", check=False), "push to a vanished storage")
+    assert not store.exists()
+
+
 def test_local_storage_replaced_by_a_file(repo: Path, tmp_path: Path) -> None:
     store, digests = local_setup(repo, tmp_path)
     shutil.rmtree(store)
@@ -207,7 +218,7 @@ def test_push_killed_while_writing_the_storage_marker(repo: Path, tmp_path: Path
     digests = make_repo(repo, count=3)
     store = tmp_path / "store"
     gd("storage", "add", "loc", str(store))
-    store.mkdir()
+    (store / ".gitdata-storage").unlink()  # as if the add had been killed before the rename
     (store / "..gitdata-storage.0123456789ab.tmp").write_bytes(b"git-data st")
     gd("push")
     assert h.verified_objects(store) == digests
