@@ -4,17 +4,19 @@ Objects are read-only, enter only through a temp file and a rename, and are
 verified against their digest on the way in."""
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import secrets
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import GitDataError
-from gitdata.hashing import copy_and_digest, digest_bytes, digest_file, parse_digest
+from gitdata.hashing import copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest
 
 SMALL_FILE = 1 << 20
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+_CREATE_RW = os.O_RDWR | os.O_CREAT | os.O_EXCL  # the copy is read back to be hashed
 _TOKEN = secrets.token_hex(4)
 _counter = itertools.count()
 
@@ -45,7 +47,7 @@ class Cache:
         wanted = set(digests)
         if len(wanted) < 2000:
             return {d for d in wanted if not self.has(d)}
-        present = set()
+        present: set[str] = set()
         for prefix_dir in {self.object_path(d).rsplit("/", 1)[0] for d in wanted}:
             algorithm, prefix = prefix_dir.rsplit("/", 2)[-2:]
             try:
@@ -78,13 +80,14 @@ class Cache:
                 return digest, len(data)
             tmp = self._new_temp()
             try:
-                with open(os.open(tmp, _CREATE, 0o444), "wb") as target:
-                    digest, size = copy_and_digest(source, target, algorithm)
+                with open(os.open(tmp, _CREATE_RW, 0o444), "r+b") as target:
+                    digest, size = _copy_into(source, target, algorithm)
                 self._check_expected(src, digest, expected)
                 self._place(tmp, digest)
                 return digest, size
-            finally:
+            except BaseException:
                 _unlink_quietly(tmp)
+                raise
 
     @staticmethod
     def _check_expected(src: str | Path, digest: str, expected: str | None) -> None:
@@ -102,8 +105,9 @@ class Cache:
             finally:
                 os.close(fd)
             self._place(tmp, digest)
-        finally:
+        except BaseException:
             _unlink_quietly(tmp)
+            raise
 
     def adopt(self, tmp: Path, expected: str) -> None:
         """Move a downloaded temp file into the cache after verifying it."""
@@ -142,6 +146,20 @@ class Cache:
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
+
+
+def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:
+    """Kernel copy with hashing alongside; plain reads and writes where the kernel
+    or file system cannot copy_file_range."""
+    try:
+        return copy_file_and_digest(source.fileno(), target.fileno(), algorithm)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    source.seek(0)
+    target.seek(0)
+    target.truncate()
+    return copy_and_digest(source, target, algorithm)
 
 
 def _unlink_quietly(path: str) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import mmap
 import os
 import re
 from typing import Any, BinaryIO, Callable, NamedTuple
@@ -11,7 +10,6 @@ from gitdata.errors import GitDataError
 
 DEFAULT_ALGORITHM = "b3"
 CHUNK = 4 << 20
-MMAP_THRESHOLD = 16 << 20
 
 # Short algorithm names as they appear in digests and cache paths.
 ALGORITHM_NAMES = {
@@ -55,12 +53,12 @@ def new_hasher(algorithm: str) -> Any:
         import blake3
 
         return blake3.blake3(max_threads=blake3.blake3.AUTO)
-    factory: Callable[[], Any] = {
+    factories: dict[str, Callable[[], Any]] = {
         "sha256": hashlib.sha256,
         "b2b256": lambda: hashlib.blake2b(digest_size=32),
         "sha3-256": hashlib.sha3_256,
-    }[algorithm]
-    return factory()
+    }
+    return factories[algorithm]()
 
 
 def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
@@ -70,22 +68,64 @@ def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
 
 
 def digest_file(path: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM) -> str:
-    """Digest of a file; large files are mapped so blake3 can use all cores."""
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size >= MMAP_THRESHOLD:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                hasher = new_hasher(algorithm)
-                hasher.update(mapped)
-                return f"{algorithm}:{hasher.hexdigest()}"
+    """Digest of a file, read in chunks into one buffer (memory stays flat for any
+    size; blake3 hashes each chunk on all cores)."""
+    with open(path, "rb", buffering=0) as handle:
         return digest_stream(handle, algorithm)
 
 
 def digest_stream(handle: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> str:
     hasher = new_hasher(algorithm)
-    while chunk := handle.read(CHUNK):
-        hasher.update(chunk)
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while count := handle.readinto(buffer):  # type: ignore[attr-defined]
+        hasher.update(view[:count])
     return f"{algorithm}:{hasher.hexdigest()}"
+
+
+def copy_file_and_digest(src_fd: int, dst_fd: int, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
+    """Copy a file in the kernel (as cp does) and digest the copy as it lands: chunk i is
+    hashed, read back from the page cache, while the kernel copies chunk i+1. Hashing
+    the destination, not the source, means the digest is always that of the bytes
+    stored, even if the source changes meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hasher = new_hasher(algorithm)
+    buffers = (bytearray(CHUNK), bytearray(CHUNK))
+    offset = 0
+    pending = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        while True:
+            copied = _copy_range(src_fd, dst_fd, offset)
+            if pending is not None:
+                pending.result()
+            if not copied:
+                break
+            buffer = buffers[(offset // CHUNK) % 2]
+            pending = pool.submit(_hash_range, hasher, dst_fd, offset, copied, buffer)
+            offset += copied
+    return f"{algorithm}:{hasher.hexdigest()}", offset
+
+
+def _copy_range(src_fd: int, dst_fd: int, offset: int) -> int:
+    done = 0
+    while done < CHUNK:
+        count = os.copy_file_range(src_fd, dst_fd, CHUNK - done, offset + done, offset + done)
+        if not count:
+            break
+        done += count
+    return done
+
+
+def _hash_range(hasher: Any, fd: int, offset: int, count: int, buffer: bytearray) -> None:
+    view = memoryview(buffer)[:count]
+    got = 0
+    while got < count:
+        read = os.preadv(fd, [view[got:]], offset + got)
+        if not read:
+            raise OSError(f"short read at offset {offset + got}")
+        got += read
+    hasher.update(view)
 
 
 def copy_and_digest(src: BinaryIO, dst: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:

@@ -174,3 +174,14 @@ def test_re_adding_a_directory_drops_files_deleted_from_it(repo: Path) -> None:
     listed = gd("ls", "--no-summary", "--format", "{path}").stdout.split()
     assert listed == ["data/keep.txt"]
     assert "Nothing to report" in gd("status").stdout
+
+
+def test_large_file_is_copied_in_the_kernel_and_verified(repo: Path) -> None:
+    content = os.urandom(5 << 20) + b"tail"  # several chunks past the small-file path
+    write(repo / "big.bin", content)
+    gd("add", "big.bin")
+    [obj] = cache_objects(repo)
+    assert obj.read_bytes() == content
+    listed = gd("hash", "big.bin").stdout.split()[0]
+    assert obj.parent.name + obj.name == listed.split(":")[1]
+    assert not os.access(obj, os.W_OK) or os.geteuid() == 0
