@@ -57,9 +57,9 @@ def find_repo(start: str | os.PathLike[str] | None = None) -> GitRepo:
         workdir = Path(os.environ.get("GIT_WORK_TREE") or here)
         return _repo(workdir, git_dir)
     for candidate in (here, *here.parents):
-        git_dir = _git_dir_of(candidate / ".git")
-        if git_dir is not None:
-            return _repo(candidate, git_dir)
+        found = _git_dir_of(candidate / ".git")
+        if found is not None:
+            return _repo(candidate, found)
     raise GitDataError(f"not a git repository (or any parent up to /): {here}")
 
 
@@ -82,9 +82,11 @@ def resolve_commit(repo: GitRepo, rev: str) -> pygit2.Commit:
 
 
 def head_commit(repo: GitRepo) -> pygit2.Commit | None:
+    import pygit2
+
     if repo.raw.head_is_unborn:
         return None
-    return repo.raw.head.peel()
+    return repo.raw.head.peel(pygit2.Commit)
 
 
 def subtree(tree: pygit2.Tree | None, path: str) -> pygit2.Tree | None:
@@ -112,17 +114,21 @@ def walk_blobs(repo: GitRepo, tree: pygit2.Tree, prefix: str = "") -> Iterator[t
     for item in tree:
         path = f"{prefix}{item.name}"
         if item.type == pygit2.GIT_OBJECT_TREE:
-            yield from walk_blobs(repo, repo.raw[item.id], path + "/")
+            yield from walk_blobs(repo, repo.raw[item.id].peel(pygit2.Tree), path + "/")
         elif item.type == pygit2.GIT_OBJECT_BLOB:
-            yield path, repo.raw[item.id].data
+            yield path, repo.raw[item.id].peel(pygit2.Blob).data
 
 
 def blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
+    """The file's content at a revision; None when no file is there (nothing, or a directory)."""
+    import pygit2
+
     tree = resolve_commit(repo, rev).tree
     try:
-        return tree[path].data
+        obj = tree[path]
     except KeyError:
         return None
+    return obj.data if isinstance(obj, pygit2.Blob) else None
 
 
 def _with_index_retry(action):  # type: ignore[no-untyped-def]
@@ -224,7 +230,7 @@ def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
         full = repo.workdir / path
         if full.is_file():
             blob_id = raw.create_blob(full.read_bytes())
-            mode = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE if os.access(full, os.X_OK) else pygit2.GIT_FILEMODE_BLOB
+            mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if os.access(full, os.X_OK) else pygit2.enums.FileMode.BLOB
             scratch.add(pygit2.IndexEntry(path, blob_id, mode))
         elif path in scratch:
             scratch.remove(path)

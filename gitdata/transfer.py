@@ -125,11 +125,14 @@ def history_entries(project: Project, commits: Iterable[pygit2.Commit], scopes: 
             return
         seen.add((str(tree.id), prefix))
         for item in tree:
+            item_name = item.name
+            if item_name is None:  # objects listed by a tree always have a name
+                raise GitDataError(f"unnamed entry in tree {tree.id}")
             if item.type == pygit2.GIT_OBJECT_TREE:
-                visit(raw[item.id], prefix + item.name + "/")
-            elif item.name == MANIFEST_NAME:
-                directory = directory_of(prefix + item.name)
-                entries, _ = parse(raw[item.id].data, f"{TREE_DIR}/{prefix}{item.name}")
+                visit(raw[item.id].peel(pygit2.Tree), prefix + item_name + "/")
+            elif item_name == MANIFEST_NAME:
+                directory = directory_of(prefix + item_name)
+                entries, _ = parse(raw[item.id].peel(pygit2.Blob).data, f"{TREE_DIR}/{prefix}{item_name}")
                 for name, entry in entries.items():
                     rel = join(directory, name)
                     if under_any(rel, scopes):

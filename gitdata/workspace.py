@@ -107,11 +107,12 @@ def file_states(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache, sta
     parallel only the files whose stat the stat cache does not vouch for."""
     prefix = f"{repo.workdir}{os.sep}"
     states: list[str | None] = []
-    to_hash = []
+    to_hash: list[tuple[int, str, Entry, os.stat_result]] = []
     for index, (rel, entry) in enumerate(items):
         state, st = _quick_state(prefix + rel, rel, entry, cache, stats)
         states.append(state)
         if state is None:
+            assert st is not None, "_quick_state leaves the state open only for a file it could stat"
             to_hash.append((index, rel, entry, st))
     started = time.time()
 

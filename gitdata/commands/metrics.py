@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
@@ -24,7 +24,7 @@ def metric_files(workdir: Path, pipeline: str | None) -> list[str]:
     from gitdata.pipeline import model
 
     names = [model.resolve_pipeline(workdir, pipeline)] if pipeline else model.pipeline_names(workdir)
-    found = set()
+    found: set[str] = set()
     for name in names:
         for step in model.load_steps(workdir, name):
             found.update(o.path for o in step.outputs if o.kind == "metric")
@@ -137,12 +137,12 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         output.info("no metric changed")
     for row in rows:
-        change = f"\t{row['change']:+g}" if row["change"] is not None else ""
-        output.out(f"{row['path']}\t{row['key']}\t{_show(row['old'])} -> {_show(row['new'])}{change}")
+        change_text = f"\t{row['change']:+g}" if row["change"] is not None else ""
+        output.out(f"{row['path']}\t{row['key']}\t{_show(row['old'])} -> {_show(row['new'])}{change_text}")
     return 0
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

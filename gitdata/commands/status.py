@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from gitdata import output
 from gitdata.project import open_project, scopes_or_all, select
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     conflicts = conflicts_if_merging(project.repo)
     steps = pipeline_steps(project, args.step_status, args.exclude_step_status)
     if args.json:
-        extra = {"not_in_storage": absent} if absent is not None else {}
+        extra: dict[str, list[str] | list[dict[str, Any]]] = {"not_in_storage": absent} if absent is not None else {}
         if conflicts:
             extra["conflicts"] = conflicts_json(conflicts)
         if steps is not None:

@@ -104,10 +104,10 @@ def evaluate(ctx: Context, step: Step, cwd: Path, upstream_record: Callable[[str
             reasons.insert(0, "command changed")
         for key in sorted(set(old) - set(snapshot)):
             reasons.append(f"dependency removed: {key}")
-        for rel, digest in outputs.items():
-            if digest is None:
+        for rel, out_digest in outputs.items():
+            if out_digest is None:
                 reasons.append(f"output missing: {rel}")
-            elif record.outputs.get(rel) != digest:
+            elif record.outputs.get(rel) != out_digest:
                 reasons.append(f"output modified: {rel}")
     if step.when == "always":
         reasons.insert(0, "when: always")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
 from gitdata.paths import ensure_inside, is_under
@@ -141,7 +141,7 @@ def expand_record(project: Project, step: Step, recorded: dict[str, str]) -> dic
     return files
 
 
-def protect(project: Project, current: dict[str, str | None], algorithm: str) -> list[str]:
+def protect(project: Project, current: Mapping[str, str | None], algorithm: str) -> list[str]:
     """Carry existing output files whose content is nowhere else into the cache before a
     command may overwrite them. Returns the files carried in."""
     carried = []

@@ -233,7 +233,7 @@ class Runner:
         return self._settings
 
     def _try_restore(self, step: Step, verdict: freshness.Verdict) -> bool:
-        candidates = []
+        candidates: list[dict[str, str] | None] = []
         if step.record is not None and freshness.only_outputs_missing(verdict, step):
             candidates.append(step.record.outputs)
         candidates.append(outs.cached_run(self.project, step, verdict.snapshot))
@@ -244,11 +244,11 @@ class Runner:
             if candidate and outs.restorable(self.project, candidate):
                 try:
                     outs.protect(self.project, verdict.output_files, self.ctx.algorithm)
-                    recorded = outs.restore(self.project, candidate, step, self._settings_once())
+                    restored = outs.restore(self.project, candidate, step, self._settings_once())
                 except GitDataError as exc:
                     output.warn(f"{step.name}: could not restore outputs from the cache ({exc}); running it")
                     return False
-                self._record(step, verdict, recorded.outputs)
+                self._record(step, verdict, restored.outputs)
                 self.to_stage.append(step.relpath)
                 self.outcomes[step.name] = Outcome(step.name, "restored", verdict.reasons)
                 output.info(f"restored {step.name} from the cache: {_short(verdict.reasons)}")
