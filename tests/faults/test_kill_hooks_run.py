@@ -1,5 +1,5 @@
-"""kill -9 inside the post-checkout hook (while `git checkout` switches branches) and
-during `git data run`. Same invariants as test_kill: no original byte lost, the next
+"""kill -9 inside the post-checkout hook (while `git checkout` switches branches), inside
+the pre-push hook (while `git push` uploads) and during `git data run`. Same invariants as test_kill: no original byte lost, the next
 command repairs, fsck passes."""
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def build_hook(root: Path) -> Scenario:
     return Scenario(root, "repo", ["checkout", "-q", "other"], data.digests() | other.digests())
 
 
+def build_push(root: Path) -> Scenario:
+    repo, data = _new_repo(root, "push")
+    git("init", "-q", "--bare", str(root / "remote.git"))
+    gd("install", cwd=repo)
+    git("remote", "add", "origin", "../remote.git", cwd=repo)  # relative: trials are copies
+    gd("add", "data", "big.bin", cwd=repo)
+    _commit_all(repo, "A")
+    return Scenario(root, "repo", ["push", "-q", "origin", "HEAD:refs/heads/main"], data.digests())
+
+
 def build_run(root: Path) -> Scenario:
     repo, _ = _new_repo(root, "run")
     inputs = {f"in/{i}.txt": f"input {i}\n".encode() * 2000 for i in range(3)}
@@ -50,8 +60,8 @@ def build_run(root: Path) -> Scenario:
 
 def scenario_for(kind: str, factory: pytest.TempPathFactory) -> tuple[Scenario, int]:
     if kind not in _templates:
-        scenario = {"hook": build_hook, "run": build_run}[kind](factory.mktemp(f"template-{kind}"))
-        if kind == "hook":
+        scenario = {"hook": build_hook, "push": build_push, "run": build_run}[kind](factory.mktemp(f"template-{kind}"))
+        if kind in ("hook", "push"):
             total = h.count_points(scenario.argv, scenario.root / scenario.workdir, only="hook-impl", via_git=True)
         else:
             total = h.count_points(scenario.argv, scenario.root / scenario.workdir)
@@ -82,6 +92,30 @@ def test_kill_inside_the_post_checkout_hook(trials: int, tmp_path: Path,
         git("checkout", "-q", "main", cwd=workdir)
         tracked = h.tracked_digests(workdir)
         assert h.files_with_content(workdir, tracked) == tracked, f"{what}: the next checkout did not sync"
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_kill_inside_the_pre_push_hook(trials: int, tmp_path: Path,
+                                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A push whose pre-push hook dies mid-upload is refused; the storage holds only
+    whole, verified objects; the next push completes and the remote's commit has all its data."""
+    scenario, total = scenario_for("push", tmp_path_factory)
+    assert total > 0, "the pre-push hook wrote nothing?"
+    for trial, at in enumerate(h.kill_points(total, trials, "kill-pre-push")):
+        what = f"pre-push: kill at point {at}/{total} (trial {trial})"
+        root = h.copy_scenario(scenario.root, tmp_path / f"trial-{trial}")
+        workdir, store = root / "repo", root / "store"
+        killed = git(*scenario.argv, cwd=workdir, env=h.fault_env(at=at, only="hook-impl"), check=False)
+        if killed.returncode != 0:
+            assert git("rev-parse", "-q", "--verify", "refs/heads/main", cwd=root / "remote.git",
+                       check=False).returncode != 0, f"{what}: a refused push still reached the remote"
+        h.verified_objects(store)  # raises on a torn object
+        h.assert_bytes_kept(scenario.originals, workdir, store, what)
+        git(*scenario.argv, cwd=workdir)
+        assert scenario.originals <= h.verified_objects(store), f"{what}: the storage lacks pushed data"
+        head = git("rev-parse", "HEAD", cwd=workdir).stdout.strip()
+        assert git("rev-parse", "main", cwd=root / "remote.git").stdout.strip() == head
+        h.assert_fsck(workdir, what)
         shutil.rmtree(root, ignore_errors=True)
 
 
