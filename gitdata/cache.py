@@ -47,13 +47,13 @@ class Cache:
         wanted = set(digests)
         if len(wanted) < 2000:
             return {d for d in wanted if not self.has(d)}
-        present: set[str] = set()
-        for prefix_dir in {self.object_path(d).rsplit("/", 1)[0] for d in wanted}:
-            algorithm, prefix = prefix_dir.rsplit("/", 2)[-2:]
+        present = set()
+        for algorithm, prefix in {(d.partition(":")[0], d[d.index(":") + 1:][:2]) for d in wanted}:
             try:
-                present.update(f"{algorithm}:{prefix}{name}" for name in os.listdir(prefix_dir))
+                names = os.listdir(f"{self._prefix}{algorithm}/{prefix}")
             except FileNotFoundError:
-                pass
+                continue
+            present.update(f"{algorithm}:{prefix}{name}" for name in names)
         return wanted - present
 
     def new_temp(self) -> Path:

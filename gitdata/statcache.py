@@ -46,6 +46,10 @@ class StatCache:
             self._rows = {path: ((size, mtime, inode), digest) for path, size, mtime, inode, digest in rows}
         return self._rows
 
+    def rows(self) -> dict[str, tuple[Key, str]]:
+        """path -> ((size, mtime_ns, inode), digest), for hot loops that look up every file."""
+        return self._rows if self._rows is not None else self._all()
+
     def lookup(self, path: str, st: os.stat_result, algorithm: str) -> str | None:
         rows = self._rows if self._rows is not None else self._all()
         row = rows.get(path)

@@ -5,7 +5,6 @@ import math
 import os
 import stat
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
@@ -30,6 +29,8 @@ def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORK
     items = list(items)
     if len(items) < 16 or workers <= 1:
         return [func(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
     size = max(1, -(-len(items) // (workers * 4)))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -81,7 +82,7 @@ def links_to_cache(path: str | Path, st: os.stat_result, entry: Entry, cache: Ca
 
 
 def _quick_state(path: str, rel: str, entry: Entry, cache: Cache,
-                 stats: StatCache) -> tuple[str | None, os.stat_result | None]:
+                 known: dict[str, tuple[tuple[int, int, int], str]]) -> tuple[str | None, os.stat_result | None]:
     """The state from stat alone, or (None, stat) when only hashing can tell."""
     try:
         st = os.lstat(path)
@@ -96,9 +97,12 @@ def _quick_state(path: str, rel: str, entry: Entry, cache: Cache,
             return MISSING, None
     if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
         return MODIFIED, st
-    known = stats.lookup(rel, st, entry.digest.partition(":")[0])
-    if known is not None:
-        return (CLEAN if known == entry.digest else MODIFIED), st
+    row = known.get(rel)  # the stat cache, inlined: this runs once per tracked file
+    if row is not None and row[0] == (st.st_size, st.st_mtime_ns, st.st_ino):
+        if row[1] == entry.digest:
+            return CLEAN, st
+        if row[1].partition(":")[0] == entry.digest.partition(":")[0]:
+            return MODIFIED, st
     return None, st
 
 
@@ -108,8 +112,9 @@ def file_states(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache, sta
     prefix = f"{repo.workdir}{os.sep}"
     states: list[str | None] = []
     to_hash: list[tuple[int, str, Entry, os.stat_result]] = []
+    known = stats.rows()
     for index, (rel, entry) in enumerate(items):
-        state, st = _quick_state(prefix + rel, rel, entry, cache, stats)
+        state, st = _quick_state(prefix + rel, rel, entry, cache, known)
         states.append(state)
         if state is None:
             assert st is not None, "_quick_state leaves the state open only for a file it could stat"
