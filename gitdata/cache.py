@@ -47,7 +47,7 @@ class Cache:
         wanted = set(digests)
         if len(wanted) < 2000:
             return {d for d in wanted if not self.has(d)}
-        present = set()
+        present: set[str] = set()
         for algorithm, prefix in {(d.partition(":")[0], d[d.index(":") + 1:][:2]) for d in wanted}:
             try:
                 names = os.listdir(f"{self._prefix}{algorithm}/{prefix}")
