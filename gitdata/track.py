@@ -60,9 +60,11 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
             materialise(cache.object_path(digest), path, wanted, entry.executable)
         return rel, entry
 
-    changes: dict[str, Entry | None] = {}
-    unchanged = 0
     rel_list = sorted(set(rels))
+    same = _unchanged_copies(project, rel_list, tracked, method, stats.rows(), check_cache=not no_commit)
+    rel_list = [rel for rel in rel_list if rel not in same]
+    changes: dict[str, Entry | None] = {}
+    unchanged = len(same)
     with output.progress("Adding", len(rel_list)) as bar:
         for rel, entry in parallel_map(one, rel_list):
             bar.advance()
@@ -73,6 +75,31 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
     stats.remember(fresh, started)
     stats.flush()
     return Recorded(changes, unchanged)
+
+
+def _unchanged_copies(project: Project, rels: list[str], tracked: Tracked, method: str | None,
+                      known: dict[str, tuple[tuple[int, int, int], str]], check_cache: bool) -> set[str]:
+    """Tracked plain copies whose stat the stat cache vouches for as their recorded
+    content (and whose object the cache holds): a serial stat pass, no thread pool,
+    so re-adding a big tree where one file changed costs little more than a status."""
+    prefix = f"{project.workdir}{os.sep}"
+    candidates: dict[str, str] = {}
+    for rel in rels:
+        old = tracked.files.get(rel)
+        if old is None or old.method != "copy" or (method and method != "copy"):
+            continue
+        row = known.get(rel)
+        if row is None or row[1] != old.digest:
+            continue
+        try:
+            st = os.lstat(prefix + rel)
+        except OSError:
+            continue
+        if (row[0] == (st.st_size, st.st_mtime_ns, st.st_ino) and stat.S_ISREG(st.st_mode)
+                and st.st_nlink == 1 and is_executable(st) == old.executable):
+            candidates[rel] = old.digest
+    absent = project.cache.missing(candidates.values()) if check_cache else set()
+    return {rel for rel, digest in candidates.items() if digest not in absent}
 
 
 def record(project: Project, changes: dict[str, Entry | None], whole_add: Iterable[str] = (),

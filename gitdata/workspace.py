@@ -163,9 +163,10 @@ def compare(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry], cache: 
 
 
 def walk_files(workdir: Path, directory: str, rules: IgnoreRules,
-               known: dict[str, set[str]] | None = None) -> Iterator[str]:
+               known: dict[str, set[str]] | None = None, symlinks: set[str] | None = None) -> Iterator[str]:
     """Repo-relative paths of the regular files and symlinks under a directory, minus ignored
-    ones and minus `known` names (directory -> file names), which cost one set lookup each."""
+    ones and minus `known` names (directory -> file names), which cost one set lookup each.
+    The symlinks among them are also put in `symlinks`, when given (free: no extra stat)."""
     try:
         items = list(os.scandir(os.path.join(workdir, directory)))
     except (FileNotFoundError, NotADirectoryError):
@@ -181,9 +182,13 @@ def walk_files(workdir: Path, directory: str, rules: IgnoreRules,
             continue
         if item.is_dir(follow_symlinks=False):
             if not rules.ignored(rel, is_dir=True):
-                yield from walk_files(workdir, rel, rules, known)
-        elif (item.is_file(follow_symlinks=False) or item.is_symlink()) and not rules.ignored(rel):
+                yield from walk_files(workdir, rel, rules, known, symlinks)
+        elif item.is_file(follow_symlinks=False) and not rules.ignored(rel):
             yield rel   # never fifos, sockets or devices: reading those blocks or means nothing
+        elif item.is_symlink() and not rules.ignored(rel):
+            if symlinks is not None:
+                symlinks.add(rel)
+            yield rel
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:

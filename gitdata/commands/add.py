@@ -45,6 +45,7 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
     rules = IgnoreRules(project.workdir)
     files: list[str] = []
     whole_dirs = []
+    maybe_links: set[str] = set()  # what may lead outside: symlinks, and paths named directly
     for rel in rels:
         path = project.workdir / rel
         if not os.path.lexists(path):
@@ -53,14 +54,15 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
             if rel == "" or rules.ignored(rel, is_dir=True):
                 raise GitDataError(f"'{rel or '.'}' cannot be tracked as a whole; add the directories inside it")
             whole_dirs.append(rel)
-            files += walk_files(project.workdir, rel, rules)
+            files += walk_files(project.workdir, rel, rules, symlinks=maybe_links)
         elif rules.ignored(rel):
             output.warn(f"'{rel}' is ignored by {rules.reason(rel)}; skipped")
         elif not path.is_symlink() and not path.is_file():
             raise GitDataError(f"'{rel}' is not a regular file, a directory or a symbolic link")
         else:
             files.append(rel)
-    files = [rel for rel in files if _inside(project, rel)]
+            maybe_links.add(rel)
+    files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
     in_git = git.index_paths(project.repo)
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
@@ -99,7 +101,7 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     changes: dict[str, Entry | None] = dict(recorded.changes)
     # Re-adding a directory records it as it is now: files deleted from it leave the
     # manifest (their content stays in the cache).
-    for rel in _deleted_under(project, tracked, whole_dirs):
+    for rel in _deleted_under(project, tracked, whole_dirs, files):
         changes[rel] = None
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
     staged = record(project, changes, whole_add=new_whole,
@@ -114,9 +116,11 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     return staged
 
 
-def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str]) -> list[str]:
+def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str], found: list[str]) -> list[str]:
+    """Tracked files under these directories that the walk did not find and that are gone."""
+    seen = set(found)
     return [rel for directory in whole_dirs for rel in tracked.under(directory)
-            if not os.path.lexists(f"{project.workdir}{os.sep}{rel}")]
+            if rel not in seen and not os.path.lexists(f"{project.workdir}{os.sep}{rel}")]
 
 
 def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:
