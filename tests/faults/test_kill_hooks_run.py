@@ -15,7 +15,7 @@ from tests.testing.helpers import gd, git
 _templates: dict[str, tuple[Scenario, int]] = {}
 
 
-def build_hook(root: Path) -> Scenario:
+def build_hook(root: Path, argv: tuple[str, ...] = ("checkout", "-q", "other")) -> Scenario:
     repo, data = _new_repo(root, "hook")
     gd("install", cwd=repo)
     gd("add", "data", "big.bin", cwd=repo)
@@ -27,7 +27,12 @@ def build_hook(root: Path) -> Scenario:
     _commit_all(repo, "B")
     git("checkout", "-q", "main", cwd=repo)       # the hook brings A back
     assert h.files_with_content(repo, data.files) == {rel: h.digest_bytes(b) for rel, b in data.files.items()}
-    return Scenario(root, "repo", ["checkout", "-q", "other"], data.digests() | other.digests())
+    return Scenario(root, "repo", list(argv), data.digests() | other.digests())
+
+
+def build_merge_hook(root: Path) -> Scenario:
+    """`git merge other` on main (a fast-forward): the post-merge hook brings B's data."""
+    return build_hook(root, ("merge", "-q", "other"))
 
 
 def build_push(root: Path) -> Scenario:
@@ -60,8 +65,9 @@ def build_run(root: Path) -> Scenario:
 
 def scenario_for(kind: str, factory: pytest.TempPathFactory) -> tuple[Scenario, int]:
     if kind not in _templates:
-        scenario = {"hook": build_hook, "push": build_push, "run": build_run}[kind](factory.mktemp(f"template-{kind}"))
-        if kind in ("hook", "push"):
+        builders = {"hook": build_hook, "merge-hook": build_merge_hook, "push": build_push, "run": build_run}
+        scenario = builders[kind](factory.mktemp(f"template-{kind}"))
+        if kind in ("hook", "merge-hook", "push"):
             total = h.count_points(scenario.argv, scenario.root / scenario.workdir, only="hook-impl", via_git=True)
         else:
             total = h.count_points(scenario.argv, scenario.root / scenario.workdir)
@@ -69,16 +75,18 @@ def scenario_for(kind: str, factory: pytest.TempPathFactory) -> tuple[Scenario, 
     return _templates[kind]
 
 
-def test_kill_inside_the_post_checkout_hook(trials: int, tmp_path: Path,
+@pytest.mark.parametrize("kind", ["hook", "merge-hook"], ids=["post-checkout", "post-merge"])
+def test_kill_inside_the_post_checkout_hook(kind: str, trials: int, tmp_path: Path,
                                             tmp_path_factory: pytest.TempPathFactory) -> None:
-    scenario, total = scenario_for("hook", tmp_path_factory)
+    scenario, total = scenario_for(kind, tmp_path_factory)
     assert total > 0, "the hook changed nothing on disk?"
-    for trial, at in enumerate(h.kill_points(total, trials, "kill-hook")):
-        what = f"hook: kill at point {at}/{total} (trial {trial})"
+    for trial, at in enumerate(h.kill_points(total, trials, f"kill-{kind}")):
+        what = f"{kind}: kill at point {at}/{total} (trial {trial})"
         root = h.copy_scenario(scenario.root, tmp_path / f"trial-{trial}")
         workdir, store = root / "repo", root / "store"
         git(*scenario.argv, cwd=workdir, env=h.fault_env(at=at, only="hook-impl"), check=False)
-        assert git("rev-parse", "--abbrev-ref", "HEAD", cwd=workdir).stdout.strip() == "other"
+        head = git("rev-parse", "HEAD", cwd=workdir).stdout.strip()
+        assert head == git("rev-parse", "other", cwd=workdir).stdout.strip(), f"{what}: git did not move"
         h.assert_bytes_kept(scenario.originals, workdir, store, f"{what} (right after the kill)")
         status = gd("status", cwd=workdir, check=False)
         h.assert_clean_outcome(status, f"{what}: status")
@@ -89,7 +97,7 @@ def test_kill_inside_the_post_checkout_hook(trials: int, tmp_path: Path,
         h.assert_fsck(workdir, what)
         h.assert_no_temp_litter(workdir, what)
         # and the next branch switch runs the hook normally again
-        git("checkout", "-q", "main", cwd=workdir)
+        git("checkout", "-q", "other~1", cwd=workdir)
         tracked = h.tracked_digests(workdir)
         assert h.files_with_content(workdir, tracked) == tracked, f"{what}: the next checkout did not sync"
         shutil.rmtree(root, ignore_errors=True)
