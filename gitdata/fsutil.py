@@ -92,11 +92,6 @@ def reflink(src: Path, dst: Path) -> bool:
             raise
 
 
-def copy_file(src: Path, dst: Path) -> None:
-    """Copy bytes only (kernel-side where possible)."""
-    shutil.copyfile(src, dst)
-
-
 def _copy_new(src: str, dst: str, mode: int) -> None:
     """Copy src into a new file dst created with `mode` (umask applies): one open each,
     then sendfile until EOF; no stat or chmod calls."""

@@ -302,9 +302,3 @@ def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool) -> boo
         cache.add_file(path, algorithm)
         return True
     return cache.has(digest_file(path, algorithm))
-
-
-def require_clean_paths(paths: list[str], what: str) -> None:
-    if paths:
-        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-        raise GitDataError(f"{what}: {shown}")
