@@ -102,6 +102,16 @@ def subtree(tree: pygit2.Tree | None, path: str) -> pygit2.Tree | None:
     return obj if isinstance(obj, pygit2.Tree) else None
 
 
+def entry_id(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
+    """The id of whatever sits at `path` inside `tree`, or None."""
+    if tree is None:
+        return None
+    try:
+        return tree[path].id
+    except KeyError:
+        return None
+
+
 def gitdata_tree(repo: GitRepo, rev: str) -> pygit2.Tree | None:
     """The `.gitdata` tree at a revision, or None when it has none."""
     return subtree(resolve_commit(repo, rev).tree, GITDATA_DIR)

@@ -151,7 +151,7 @@ def remote_known(repo: GitRepo, remote: str, update: RefUpdate) -> list[str]:
 
 def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[str]:
     """Digests that appear in a commit's manifest but in none of its parents' at the same path."""
-    from gitdata.git import GITDATA_DIR, subtree
+    from gitdata.git import GITDATA_DIR, entry_id, subtree
     from gitdata.manifest import MANIFEST_NAME, TREE_DIR, parse
     from gitdata.sync import blob_data, diff_blobs
 
@@ -161,14 +161,6 @@ def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[s
     def digests_of(blob_id: pygit2.Oid, path: str) -> set[str]:
         entries, _ = parse(blob_data(repo, blob_id), f"{TREE_DIR}/{path}")
         return {entry.digest for entry in entries.values()}
-
-    def blob_in(tree: pygit2.Tree | None, path: str) -> pygit2.Oid | None:
-        if tree is None:
-            return None
-        try:
-            return tree[path].id
-        except KeyError:
-            return None
 
     found: set[str] = set()
     seen_blobs: set[pygit2.Oid] = set()
@@ -189,7 +181,7 @@ def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[s
             seen_blobs.add(blob)
             inherited: set[str] = set()
             for parent_tree in parent_trees:
-                old = blob_in(parent_tree, path)
+                old = entry_id(parent_tree, path)
                 if old is not None:
                     inherited |= digests_of(old, path)
             found |= digests_of(blob, path) - inherited

@@ -298,7 +298,7 @@ def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
     (MERGE_HEAD) lacks it too, so files the user untracked are never touched."""
     import pygit2
 
-    from gitdata.git import subtree
+    from gitdata.git import entry_id, subtree
 
     head = subtree(gitdata_tree_at(repo, "HEAD"), "tree")
     merging = (repo.git_dir / "MERGE_HEAD").is_file()
@@ -311,7 +311,7 @@ def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
         path = Path(dirpath) / manifest.MANIFEST_NAME
         relpath = path.relative_to(root).as_posix()
         data = path.read_bytes()
-        head_blob = _blob_id(head, relpath)
+        head_blob = entry_id(head, relpath)
         if head_blob is not None and pygit2.hash(data) == head_blob:
             continue
         source = f"{manifest.TREE_DIR}/{relpath}"
@@ -319,7 +319,7 @@ def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
             directory = manifest.directory_of(relpath)
             new, _ = manifest.parse(data, source)
             old = _parse_blob(repo, head_blob, source)
-            their_entries = _parse_blob(repo, _blob_id(theirs, relpath), source) if merging else None
+            their_entries = _parse_blob(repo, entry_id(theirs, relpath), source) if merging else None
         except GitDataError as exc:
             output.warn(f"{exc}; that directory was not updated")
             continue
@@ -329,12 +329,3 @@ def changes_against_head(repo: GitRepo) -> list[ManifestChange]:
             old = {n: e for n, e in old.items() if n in new or n not in their_entries}
         changes.append(ManifestChange(directory, old, new))
     return changes
-
-
-def _blob_id(tree: pygit2.Tree | None, relpath: str) -> pygit2.Oid | None:
-    if tree is None:
-        return None
-    try:
-        return tree[relpath].id
-    except KeyError:
-        return None
