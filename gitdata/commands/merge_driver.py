@@ -41,19 +41,14 @@ def run(args: argparse.Namespace) -> int:
     labels = merge.side_labels(repo) if repo is not None else ("ours", "theirs")
     if args.path.startswith(manifest.TREE_DIR + "/") and args.path.endswith("/" + manifest.MANIFEST_NAME):
         return merge_manifest_file(repo, args, base, ours, theirs, labels)
-    if merge.STEP_FILE.match(args.path):
-        text, keys = merge.merge_step_file(base, ours, theirs, ("base", *labels))
+    keyed = (("pipeline step", merge.merge_step_file) if merge.STEP_FILE.match(args.path)
+             else ("settings", merge.merge_config) if args.path == ".gitdata/config" else None)
+    if keyed is not None:
+        what, merge_keys = keyed
+        text, keys = merge_keys(base, ours, theirs, ("base", *labels))
         atomic_write(Path(args.ours), text)
         if keys:
-            output.info(f"git-data: CONFLICT (pipeline step): {args.path}: '{', '.join(keys)}' changed on both sides; "
-                         "edit the file, then 'git add' it")
-            return 1
-        return 0
-    if args.path == ".gitdata/config":
-        text, keys = merge.merge_config(base, ours, theirs, ("base", *labels))
-        atomic_write(Path(args.ours), text)
-        if keys:
-            output.info(f"git-data: CONFLICT (settings): {args.path}: '{', '.join(keys)}' changed on both sides; "
+            output.info(f"git-data: CONFLICT ({what}): {args.path}: '{', '.join(keys)}' changed on both sides; "
                         "edit the file, then 'git add' it")
             return 1
         return 0
