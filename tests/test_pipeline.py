@@ -8,17 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.testing.helpers import cache_objects, gd, git, write
+from tests.testing.helpers import cache_objects, gd, git, ran, write
 
 STEPS = ".gitdata/pipelines/default"
-
-
-def ran(repo: Path) -> list[str]:
-    """The steps that ran since the last call (each step appends its name to .ran-log)."""
-    log = repo / ".ran-log"
-    names = log.read_text().split() if log.exists() else []
-    log.write_text("")
-    return names
 
 
 def step(name: str, command: str | None = None, *deps: str) -> None:

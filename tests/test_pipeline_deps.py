@@ -9,16 +9,9 @@ from typing import Iterator
 
 import pytest
 
-from tests.testing.helpers import gd, write
+from tests.testing.helpers import gd, ran, write
 
 STEPS = ".gitdata/pipelines/default"
-
-
-def ran(repo: Path) -> list[str]:
-    log = repo / ".ran-log"
-    names = log.read_text().split() if log.exists() else []
-    log.write_text("")
-    return names
 
 
 def define(name: str, *deps: str, command: str | None = None) -> None:

@@ -57,3 +57,11 @@ def cache_objects(repo: Path) -> list[Path]:
 
 def venv_bin() -> str:
     return str(Path(sys.executable).parent)
+
+
+def ran(repo: Path) -> list[str]:
+    """The pipeline steps that ran since the last call (test steps append their name to .ran-log)."""
+    log = repo / ".ran-log"
+    names = log.read_text().split() if log.exists() else []
+    log.write_text("")
+    return names
