@@ -3,12 +3,13 @@ per clone in `.git/config` under the same key with a `gitdata.` prefix
 (e.g. `git config gitdata.core.hash sha256`)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitdata.errors import GitDataError
 
 if TYPE_CHECKING:
-    import pygit2
+    import subprocess
 
     from gitdata.git import GitRepo
 
@@ -16,43 +17,72 @@ CONFIG_PATH = ".gitdata/config"
 LOCAL_PREFIX = "gitdata."
 
 
-def _file_config(repo: GitRepo) -> pygit2.Config:
-    import pygit2
+def git_config_file(path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`git config --file PATH ARGS`: git's own parser, and no include.path followed
+    (a committed file must not make us read others)."""
+    import subprocess
 
+    return subprocess.run(["git", "config", "--file", str(path), *args], capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def _file_path(repo: GitRepo) -> Path:
     path = repo.workdir / CONFIG_PATH
     if not path.exists():
         raise GitDataError("this repository has no .gitdata/config; run 'git data init' first")
-    try:
-        return pygit2.Config(str(path))
-    except pygit2.GitError as exc:
-        raise GitDataError(f"{CONFIG_PATH}: {exc}") from None
+    return path
 
 
-def _local_config(repo: GitRepo) -> pygit2.Config:
-    import pygit2
+def _local_path(repo: GitRepo) -> Path:
+    return repo.common_dir / "config"
 
-    return pygit2.Config(str(repo.common_dir / "config"))
+
+def file_pairs(path: Path, source: str) -> list[tuple[str, str]]:
+    """(key, value) pairs of a config file in order; a key without '=' reads as 'true'."""
+    if not path.exists():
+        return []
+    proc = git_config_file(path, "--list", "-z")
+    if proc.returncode:
+        raise GitDataError(f"{source}: {_reason(proc)}")
+    pairs = []
+    for item in proc.stdout.split(b"\0")[:-1]:
+        key, newline, value = item.partition(b"\n")
+        try:
+            pairs.append((key.decode(), value.decode() if newline else "true"))
+        except UnicodeDecodeError:  # a hostile or damaged file: one clear line, not a crash
+            raise GitDataError(f"{source}: a value is not valid UTF-8 (key {key.decode(errors='replace')})") from None
+    return pairs
+
+
+def _reason(proc: subprocess.CompletedProcess[bytes]) -> str:
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "git config failed"
+
+
+_memo: dict[tuple[Path, Path], tuple[tuple[tuple[int, ...], ...], dict[str, str]]] = {}
 
 
 def values(repo: GitRepo) -> dict[str, str]:
     """All settings, local overrides applied; keys lower-cased like git does
-    except for subsection names."""
-    merged = dict(_pairs(_file_config(repo), CONFIG_PATH))
-    for name, value in _pairs(_local_config(repo), str(repo.common_dir / "config")):
+    except for subsection names. Read once per process while the files stay put."""
+    shared, local = _file_path(repo), _local_path(repo)
+    stamp = tuple(_stamp(path) for path in (shared, local))
+    known = _memo.get((shared, local))
+    if known is not None and known[0] == stamp:
+        return dict(known[1])
+    merged = dict(file_pairs(shared, CONFIG_PATH))
+    for name, value in file_pairs(local, str(local)):
         if name.startswith(LOCAL_PREFIX):
             merged[name[len(LOCAL_PREFIX):]] = value
-    return merged
+    _memo[(shared, local)] = (stamp, merged)
+    return dict(merged)
 
 
-def _pairs(config: pygit2.Config, source: str) -> list[tuple[str, Any]]:
-    pairs = []
-    for entry in config:
-        try:
-            pairs.append((entry.name, entry.value))
-        except UnicodeDecodeError:  # a hostile or damaged file: one clear line, not a crash
-            key = entry.raw_name.decode(errors="replace")
-            raise GitDataError(f"{source}: a value is not valid UTF-8 (key {key})") from None
-    return pairs
+def _stamp(path: Path) -> tuple[int, ...]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return ()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def get(repo: GitRepo, key: str, default: str | None = None) -> str | None:
@@ -60,22 +90,19 @@ def get(repo: GitRepo, key: str, default: str | None = None) -> str | None:
 
 
 def set_value(repo: GitRepo, key: str, value: str, local: bool = False) -> None:
-    import pygit2
-
-    config = _local_config(repo) if local else _file_config(repo)
-    try:
-        config[LOCAL_PREFIX + key if local else key] = value
-    except (pygit2.GitError, ValueError) as exc:
-        raise GitDataError(f"cannot set {key}: {exc}") from None
+    path = _local_path(repo) if local else _file_path(repo)
+    proc = git_config_file(path, "--replace-all", LOCAL_PREFIX + key if local else key, value)
+    if proc.returncode:
+        raise GitDataError(f"cannot set {key}: {_reason(proc)}")
+    _memo.clear()
 
 
 def unset(repo: GitRepo, key: str, local: bool = False) -> None:
-    config = _local_config(repo) if local else _file_config(repo)
-    name = LOCAL_PREFIX + key if local else key
-    try:
-        del config[name]
-    except KeyError:
-        pass
+    path = _local_path(repo) if local else _file_path(repo)
+    proc = git_config_file(path, "--unset-all", LOCAL_PREFIX + key if local else key)
+    if proc.returncode not in (0, 5):  # 5: the key was not set
+        raise GitDataError(f"cannot unset {key}: {_reason(proc)}")
+    _memo.clear()
 
 
 def hash_algorithm(repo: GitRepo) -> str:

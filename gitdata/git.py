@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from gitdata.errors import GitDataError
 
 if TYPE_CHECKING:
+    import subprocess
+
     import pygit2
 
 GITDATA_DIR = ".gitdata"
@@ -141,64 +143,57 @@ def blob_at(repo: GitRepo, rev: str, path: str) -> bytes | None:
     return obj.data if isinstance(obj, pygit2.Blob) else None
 
 
-def _with_index_retry(action):  # type: ignore[no-untyped-def]
-    """git's index.lock may be held for a moment by another git process, and a file
-    being staged may be replaced (atomically) by another git-data process between
-    libgit2's stat and its read ("failed to read file into stream"): try again."""
-    import pygit2
+def run_git(repo: GitRepo, args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """git itself on this repository and its own index (whatever GIT_INDEX_FILE a
+    calling hook has set), output captured. Cheaper than importing pygit2."""
+    import subprocess
 
-    for attempt in range(100):
-        try:
-            return action()
-        except pygit2.GitError as exc:
-            message = str(exc).lower()
-            if not ("lock" in message or "failed to read file" in message) or attempt == 99:
-                raise GitDataError(f"cannot update git's index: {exc}") from None
-            time.sleep(0.05)
+    env = {key: value for key, value in os.environ.items() if key != "GIT_INDEX_FILE"}
+    env.update(GIT_DIR=str(repo.git_dir), GIT_WORK_TREE=str(repo.workdir))
+    return subprocess.run(["git", *args], cwd=repo.workdir, env=env, input=stdin, capture_output=True)
 
 
-def stage(repo: GitRepo, paths: Iterable[str]) -> None:
-    """Make git's index match the workspace for these paths (add or remove)."""
-    paths = sorted(set(paths))
-    if not paths:
+def _update_index(repo: GitRepo, options: list[str], paths: Iterable[str]) -> None:
+    """`git update-index OPTIONS` for these paths, under our lock and retried while
+    another git process holds index.lock for a moment."""
+    listing = b"".join(os.fsencode(path) + b"\0" for path in paths)
+    if not listing:
         return
-
-    def update() -> None:
-        index = repo.raw.index
-        index.read(False)
-        for path in paths:
-            if (repo.workdir / path).is_file():
-                index.add(path)
-            elif path in index:
-                index.remove(path)
-        index.write()
-
     from gitdata.locks import lock
 
     # Read-modify-write of the index: without our lock, two git-data processes
     # would each write back the index they read, and one's changes would be lost.
     with lock(repo, "git-index"):
-        _with_index_retry(update)
+        for attempt in range(100):
+            proc = run_git(repo, ["update-index", *options, "-z", "--stdin"], listing)
+            if proc.returncode == 0:
+                return
+            error = proc.stderr.decode(errors="replace")
+            if "index.lock" not in error or attempt == 99:
+                raise GitDataError(f"cannot update git's index: {_first_line(error)}")
+            time.sleep(0.05)
+
+
+def stage(repo: GitRepo, paths: Iterable[str]) -> None:
+    """Make git's index match the workspace for these paths (add or remove)."""
+    _update_index(repo, ["--add", "--remove"], sorted(set(paths)))
 
 
 def remove_from_index(repo: GitRepo, paths: Iterable[str]) -> None:
     """Like `git rm --cached`: git stops tracking the paths; the files stay."""
-    from gitdata.locks import lock
-
-    def update() -> None:
-        index = repo.raw.index
-        index.read(False)
-        for path in paths:
-            if path in index:
-                index.remove(path)
-        index.write()
-
-    with lock(repo, "git-index"):
-        _with_index_retry(update)
+    _update_index(repo, ["--force-remove"], sorted(set(paths)))
 
 
 def index_paths(repo: GitRepo) -> set[str]:
-    return {entry.path for entry in repo.raw.index}
+    proc = run_git(repo, ["ls-files", "-z"])
+    if proc.returncode:
+        raise GitDataError(f"cannot read git's index: {_first_line(proc.stderr.decode(errors='replace'))}")
+    return {os.fsdecode(path) for path in proc.stdout.split(b"\0") if path}
+
+
+def _first_line(error: str) -> str:
+    lines = error.strip().splitlines()
+    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "git failed"
 
 
 def identity(repo: GitRepo, role: str = "committer", required: bool = True) -> pygit2.Signature:

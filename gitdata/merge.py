@@ -13,16 +13,15 @@ differently on both sides falls back to git's line merge with markers.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitdata import manifest
+from gitdata.config import file_pairs, git_config_file
 from gitdata.errors import GitDataError
+from gitdata.fsutil import atomic_write
 from gitdata.manifest import Entry
 from gitdata.paths import join
 
@@ -146,6 +145,9 @@ def merge_step_file(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, 
 
 def line_merge(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, str]) -> tuple[bytes, bool]:
     """git's own line merge (`git merge-file`), markers and all."""
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="gitdata-merge-") as tmp:
         paths = []
         for name, data in (("ours", ours), ("base", base), ("theirs", theirs)):
@@ -163,14 +165,13 @@ def line_merge(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str, 
 # -- .gitdata/config (git-config syntax) ---------------------------------------------------
 
 def _config_items(path: str) -> dict[str, list[str]] | None:
-    proc = subprocess.run(["git", "config", "-f", path, "--list", "-z"], capture_output=True)
-    if proc.returncode != 0:
+    try:
+        pairs = file_pairs(Path(path), path)
+    except GitDataError:
         return None
     items: dict[str, list[str]] = {}
-    for record in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
-        if record:
-            key, _, value = record.partition("\n")
-            items.setdefault(key, []).append(value)
+    for key, value in pairs:
+        items.setdefault(key, []).append(value)
     return items
 
 
@@ -178,6 +179,8 @@ def merge_config(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str
     """Key-wise merge of a git-config file (two branches that each add a storage
     append sections at the same place, which a line merge calls a conflict).
     Their changes are applied to our file with `git config`, keeping our layout."""
+    import tempfile
+
     text, clean = line_merge(base, ours, theirs, labels)
     if clean:
         return text, []
@@ -197,10 +200,10 @@ def merge_config(base: bytes, ours: bytes, theirs: bytes, labels: tuple[str, str
         for key in keys:
             if t.get(key) == b.get(key) or t.get(key) == o.get(key):
                 continue
-            subprocess.run(["git", "config", "-f", paths["ours"], "--unset-all", key], capture_output=True)
+            git_config_file(Path(paths["ours"]), "--unset-all", key)
             for value in t.get(key, []):
-                subprocess.run(["git", "config", "-f", paths["ours"], "--add", key, value], capture_output=True,
-                               check=True)
+                if git_config_file(Path(paths["ours"]), "--add", key, value).returncode:
+                    return text, [key]
         with open(paths["ours"], "rb") as handle:
             return handle.read(), []
 
@@ -313,8 +316,6 @@ def _entry_from(text: str | None) -> Entry | None:
 
 def write_record(repo: GitRepo, manifest_relpath: str, conflicts: list[EntryConflict],
                  labels: tuple[str, str]) -> None:
-    from gitdata.fsutil import atomic_write
-
     path = _record_path(repo, manifest_relpath)
     if not conflicts:
         path.unlink(missing_ok=True)
@@ -327,10 +328,18 @@ def write_record(repo: GitRepo, manifest_relpath: str, conflicts: list[EntryConf
         "entries": [{"name": c.name, "base": _entry_text(c.name, c.base), "ours": _entry_text(c.name, c.ours),
                      "theirs": _entry_text(c.name, c.theirs)} for c in conflicts],
     }
+    _write_record(path, record)
+
+
+def _write_record(path: Path, record: dict[str, Any]) -> None:
+    import json
+
     atomic_write(path, json.dumps(record, indent=1, ensure_ascii=False).encode("utf-8", "surrogateescape"))
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
+    import json
+
     try:
         record = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
     except (OSError, ValueError):
@@ -385,7 +394,6 @@ def load_conflicts(repo: GitRepo) -> list[Conflict]:
 def _record_from_index(repo: GitRepo, relpath: str, ids: tuple[pygit2.Oid | None, ...]) -> dict[str, Any] | None:
     """git settled this manifest without our driver (modify/delete): do what the
     driver would have done, so that resolving starts from the merged entries."""
-    from gitdata.fsutil import atomic_write
     from gitdata.git import stage
 
     from gitdata.sync import blob_data
@@ -413,9 +421,7 @@ def drop_resolved(repo: GitRepo, manifest_relpath: str, names: set[str]) -> bool
     if not record["entries"]:
         path.unlink(missing_ok=True)
         return True
-    from gitdata.fsutil import atomic_write
-
-    atomic_write(path, json.dumps(record, indent=1, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+    _write_record(path, record)
     return False
 
 
