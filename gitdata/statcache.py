@@ -1,18 +1,27 @@
-"""Remembers digests by (path, size, mtime_ns, inode) so unchanged files are never re-hashed."""
+"""Remembers digests by (path, size, mtime_ns, inode) so unchanged files are never re-hashed.
+
+One marshal file per worktree under the data dir: loading 100,000 rows takes a few
+milliseconds. A writer merges its rows into what is on disk under a lock and replaces
+the file atomically. It is only a cache: a damaged or lost file costs a re-hash."""
 from __future__ import annotations
 
+import fcntl
+import marshal
 import os
-import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Iterable
+
+from gitdata.fsutil import atomic_write
+from gitdata.hashing import short_key
 
 # A file modified within this window before it was read could change again within
 # the same mtime tick without its stat changing ("racy git"); never remember it.
 RACY_SECONDS = 0.05
+FORMAT = "gitdata-statcache-1"
 
 Key = tuple[int, int, int]
+Rows = dict[str, tuple[Key, str]]
 
 
 def key_of(st: os.stat_result) -> Key:
@@ -20,39 +29,35 @@ def key_of(st: os.stat_result) -> Key:
 
 
 class StatCache:
-    def __init__(self, db_path: Path, workdir: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, workdir: Path) -> None:
+        self.path = path
         self.workdir = str(workdir)
-        self.db = sqlite3.connect(str(db_path), timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS stat (worktree TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
-            " inode INTEGER, digest TEXT, PRIMARY KEY (worktree, path))"
-        )
-        self._rows: dict[str, tuple[Key, str]] | None = None
+        self._rows: Rows | None = None
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, str, int, int, int, str]] = []
+        self._pending: Rows = {}
+        self._read_stamp: tuple[int, int, int] | None = None  # of the file _rows came from
 
-    def _all(self) -> dict[str, tuple[Key, str]]:
-        with self._lock:
-            return self._load()
+    def _read(self) -> Rows:
+        try:
+            with open(self.path, "rb") as handle:
+                self._read_stamp = _stamp(os.fstat(handle.fileno()))
+                stored = marshal.loads(handle.read())  # marshal.load reads piecemeal: 10x slower
+        except (OSError, EOFError, ValueError, TypeError):
+            return {}
+        if not (isinstance(stored, tuple) and len(stored) == 3 and stored[:2] == (FORMAT, self.workdir)):
+            return {}
+        return stored[2]
 
-    def _load(self) -> dict[str, tuple[Key, str]]:
+    def rows(self) -> Rows:
+        """path -> ((size, mtime_ns, inode), digest), for hot loops that look up every file."""
         if self._rows is None:
-            rows = self.db.execute(
-                "SELECT path, size, mtime_ns, inode, digest FROM stat WHERE worktree = ?", (self.workdir,)
-            )
-            self._rows = {path: ((size, mtime, inode), digest) for path, size, mtime, inode, digest in rows}
+            with self._lock:
+                if self._rows is None:
+                    self._rows = self._read()
         return self._rows
 
-    def rows(self) -> dict[str, tuple[Key, str]]:
-        """path -> ((size, mtime_ns, inode), digest), for hot loops that look up every file."""
-        return self._rows if self._rows is not None else self._all()
-
     def lookup(self, path: str, st: os.stat_result, algorithm: str) -> str | None:
-        rows = self._rows if self._rows is not None else self._all()
-        row = rows.get(path)
+        row = self.rows().get(path)
         if row is None or row[0] != key_of(st) or not row[1].startswith(algorithm + ":"):
             return None
         return row[1]
@@ -60,36 +65,45 @@ class StatCache:
     def remember(self, items: Iterable[tuple[str, os.stat_result, str]], read_after: float) -> None:
         """Note digests of files stat-ed and then read after the time `read_after`;
         `flush` stores them."""
-        rows = [
-            (self.workdir, path, *key_of(st), digest)
-            for path, st, digest in items
-            if read_after - st.st_mtime > RACY_SECONDS
-        ]
+        rows = {path: (key_of(st), digest) for path, st, digest in items if read_after - st.st_mtime > RACY_SECONDS}
         with self._lock:
-            self._pending += rows
+            self._pending.update(rows)
             if self._rows is not None:
-                for row in rows:
-                    self._rows[row[1]] = ((row[2], row[3], row[4]), row[5])
+                self._rows.update(rows)
 
     def flush(self) -> None:
         with self._lock:
-            rows, self._pending = self._pending, []
-        if not rows:
+            pending, self._pending = self._pending, {}
+        if not pending:
             return
-        for attempt in range(50):
-            try:
-                with self.db:  # one transaction, not one per row
-                    self.db.execute("BEGIN")
-                    self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
-                return
-            except sqlite3.OperationalError:
-                time.sleep(0.1)
-        # Only a cache: losing an update costs a re-hash later.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(f"{self.path}.lock", "a") as guard:
+                fcntl.flock(guard, fcntl.LOCK_EX)  # other writers' rows are merged, not lost
+                if self._rows is not None and self._read_stamp == _on_disk(self.path):
+                    rows = self._rows  # nobody wrote since we read: ours already holds `pending`
+                else:
+                    rows = self._rows = self._read()
+                    rows.update(pending)
+                atomic_write(self.path, marshal.dumps((FORMAT, self.workdir, rows)))
+                self._read_stamp = _on_disk(self.path)
+        except OSError:
+            pass  # only a cache (a full disk, say): losing an update costs a re-hash later
 
     def close(self) -> None:
         self.flush()
-        self.db.close()
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _on_disk(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stamp(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 def open_stat_cache(data_dir: Path, workdir: Path) -> StatCache:
-    return StatCache(data_dir / "statcache.sqlite", workdir)
+    return StatCache(data_dir / "statcache" / short_key(str(workdir)), workdir)
