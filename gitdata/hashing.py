@@ -1,7 +1,6 @@
 """Content digests: `<algorithm>:<hex>` strings, computed in one read pass."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Any, BinaryIO, Callable, NamedTuple
@@ -53,12 +52,21 @@ def new_hasher(algorithm: str) -> Any:
         import blake3
 
         return blake3.blake3(max_threads=blake3.blake3.AUTO)
+    import hashlib  # OpenSSL's start-up cost, only for the other algorithms
+
     factories: dict[str, Callable[[], Any]] = {
         "sha256": hashlib.sha256,
         "b2b256": lambda: hashlib.blake2b(digest_size=32),
         "sha3-256": hashlib.sha3_256,
     }
     return factories[algorithm]()
+
+
+def short_key(text: str) -> str:
+    """A short file-name-safe key for any text (a worktree path, say)."""
+    import blake3  # far cheaper to import than hashlib's OpenSSL
+
+    return blake3.blake3(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
 def digest_bytes(data: bytes, algorithm: str = DEFAULT_ALGORITHM) -> str:
