@@ -5,20 +5,17 @@ verified against their digest on the way in."""
 from __future__ import annotations
 
 import errno
-import itertools
 import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import GitDataError
+from gitdata.fsutil import unique_suffix
 from gitdata.hashing import copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest
 
 SMALL_FILE = 1 << 20
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 _CREATE_RW = os.O_RDWR | os.O_CREAT | os.O_EXCL  # the copy is read back to be hashed
-_TOKEN = secrets.token_hex(4)
-_counter = itertools.count()
 
 
 class Cache:
@@ -47,14 +44,19 @@ class Cache:
         wanted = set(digests)
         if len(wanted) < 2000:
             return {d for d in wanted if not self.has(d)}
-        present: set[str] = set()
-        for algorithm, prefix in {(d.partition(":")[0], d[d.index(":") + 1:][:2]) for d in wanted}:
+        by_dir: dict[str, list[str]] = {}
+        for digest in wanted:  # "b3:abcd…" lives in "b3/ab/cd…"
+            cut = digest.index(":") + 3
+            by_dir.setdefault(digest[:cut], []).append(digest)
+        absent: set[str] = set()
+        for head, digests in by_dir.items():
             try:
-                names = os.listdir(f"{self._prefix}{algorithm}/{prefix}")
+                names = set(os.listdir(self._prefix + head.replace(":", "/", 1)))
             except FileNotFoundError:
-                continue
-            present.update(f"{algorithm}:{prefix}{name}" for name in names)
-        return wanted - present
+                names = set()
+            cut = len(head)
+            absent.update(d for d in digests if d[cut:] not in names)
+        return absent
 
     def new_temp(self) -> Path:
         return Path(self._new_temp())
@@ -63,7 +65,7 @@ class Cache:
         if not self._tmp_ready:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             self._tmp_ready = True
-        return f"{self.tmp_dir}{os.sep}{os.getpid()}-{_TOKEN}-{next(_counter)}"
+        return f"{self.tmp_dir}{os.sep}{unique_suffix()}"
 
     def add_file(self, src: str | Path, algorithm: str, expected: str | None = None) -> tuple[str, int]:
         """Copy a workspace file into the cache, hashing what is copied (one read pass).

@@ -5,7 +5,6 @@ import errno
 import itertools
 import os
 import re
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -13,12 +12,17 @@ from pathlib import Path
 FICLONE = 0x40049409
 
 
-_TOKEN = secrets.token_hex(4)
+_TOKEN = os.urandom(4).hex()
 _counter = itertools.count()
 
 
+def unique_suffix() -> str:
+    """Unique among all processes and threads: a per-process token, the pid and a counter."""
+    return f"{_TOKEN}-{os.getpid()}-{next(_counter)}"
+
+
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name[:40]}.gitdata-{_TOKEN}-{os.getpid()}-{next(_counter)}.tmp")
+    return path.with_name(f".{path.name[:40]}.gitdata-{unique_suffix()}.tmp")
 
 
 _TEMP_RE = re.compile(r"^\..*\.gitdata-[0-9a-f]{8}-([0-9]+)-[0-9]+\.tmp$", re.DOTALL)
@@ -115,7 +119,7 @@ def materialise(obj: str | Path, target: str | Path, method: str, executable: bo
     directory, _, name = target.rpartition(os.sep)
     if not os.path.isdir(directory):
         os.makedirs(directory, exist_ok=True)
-    tmp = f"{directory}{os.sep}.{name[:40]}.gitdata-{_TOKEN}-{os.getpid()}-{next(_counter)}.tmp"
+    tmp = f"{directory}{os.sep}.{name[:40]}.gitdata-{unique_suffix()}.tmp"
     try:
         used = method
         if method == "symlink":

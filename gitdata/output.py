@@ -1,7 +1,6 @@
 """All user-facing output goes through here, so tests can capture it."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -61,6 +60,8 @@ def error(text: str) -> None:
 
 
 def print_json(value: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
