@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
 from gitdata.hashing import is_digest
@@ -221,22 +221,74 @@ def _assemble(manifests: Iterable[tuple[str, bytes]]) -> Tracked:
     return Tracked(files, frozenset(whole_dirs))
 
 
-def _workspace_manifests(root: Path, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+def _manifest_files(root: str, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to .gitdata/tree, directory entry) of every manifest in the worktree."""
     try:
         items = list(os.scandir(root))
     except FileNotFoundError:
         return
     for item in items:
         if item.is_dir(follow_symlinks=False):
-            yield from _workspace_manifests(Path(item.path), prefix + item.name + "/")
+            yield from _manifest_files(item.path, prefix + item.name + "/")
         elif item.name == MANIFEST_NAME and item.is_file(follow_symlinks=False):
-            with open(item.path, "rb") as handle:
-                yield prefix + item.name, handle.read()
+            yield prefix + item.name, item
 
 
-def read_workspace(workdir: Path) -> Tracked:
-    """What the manifests in the working tree say."""
-    return _assemble(_workspace_manifests(workdir / TREE_DIR))
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def read_workspace(workdir: Path, memo: Path | None = None) -> Tracked:
+    """What the manifests in the working tree say. With `memo`, a file that keeps
+    them parsed, keyed by each manifest's stat: unchanged manifests are not parsed again."""
+    found = _manifest_files(str(workdir / TREE_DIR))
+    if memo is None:
+        return _assemble((relpath, _read_bytes(item.path)) for relpath, item in found)
+    return _read_with_memo(found, memo)
+
+
+MEMO_FORMAT = "gitdata-manifest-memo-2"
+_RACY_SECONDS = 0.05  # like the stat cache: a manifest this fresh may change without its stat changing
+# manifest path -> (its stat, whole directory?, directory, {file path: Entry fields})
+MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]
+
+
+def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -> Tracked:
+    import marshal
+    import time
+
+    try:
+        stored = marshal.loads(memo.read_bytes())
+        known: dict[str, MemoRow] = stored[1] if stored[0] == MEMO_FORMAT else {}
+    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError):
+        known = {}
+    now = time.time()
+    make = Entry._make
+    rows: dict[str, MemoRow] = {}
+    files: dict[str, Entry] = {}
+    whole_dirs = set()
+    for relpath, item in found:
+        st = item.stat(follow_symlinks=False)
+        stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
+        row = known.get(relpath)
+        if row is None or row[0] != stamp:
+            entries, whole = parse(_read_bytes(item.path), f"{TREE_DIR}/{relpath}")
+            directory = directory_of(relpath)
+            row = (stamp, whole, directory, {join(directory, name): tuple(e) for name, e in entries.items()})
+        if now - st.st_mtime > _RACY_SECONDS:
+            rows[relpath] = row
+        if row[1]:
+            whole_dirs.add(row[2])
+        files.update({path: make(fields) for path, fields in row[3].items()})
+    if rows != known:
+        from gitdata.fsutil import atomic_write
+
+        try:
+            atomic_write(memo, marshal.dumps((MEMO_FORMAT, rows)))
+        except OSError:
+            pass  # only a cache
+    return Tracked(files, frozenset(whole_dirs))
 
 
 def read_tree(repo: GitRepo, gitdata_tree: pygit2.Tree | None) -> Tracked:

@@ -11,7 +11,7 @@ from gitdata.errors import GitDataError
 from gitdata.git import GitRepo, find_repo
 from gitdata.manifest import Entry, Tracked, read_workspace
 from gitdata.paths import is_under, to_relpath
-from gitdata.statcache import StatCache, open_stat_cache
+from gitdata.statcache import StatCache, memo_path, open_stat_cache
 
 GITDATA_CONFIG = ".gitdata/config"
 
@@ -28,7 +28,7 @@ class Project(NamedTuple):
         return open_stat_cache(self.repo.data_dir, self.repo.workdir)
 
     def tracked(self) -> Tracked:
-        return read_workspace(self.repo.workdir)
+        return read_workspace(self.repo.workdir, memo_path(self.repo.data_dir, self.repo.workdir, "manifests"))
 
 
 def open_project(start: str | os.PathLike[str] | None = None) -> Project:

@@ -105,5 +105,10 @@ def _on_disk(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
+def memo_path(data_dir: Path, workdir: Path, kind: str) -> Path:
+    """Where a per-worktree cache of this kind lives."""
+    return data_dir / "statcache" / f"{short_key(str(workdir))}.{kind}"
+
+
 def open_stat_cache(data_dir: Path, workdir: Path) -> StatCache:
-    return StatCache(data_dir / "statcache" / short_key(str(workdir)), workdir)
+    return StatCache(memo_path(data_dir, workdir, "files"), workdir)

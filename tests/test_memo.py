@@ -1,0 +1,86 @@
+"""The per-worktree caches (file digests by stat, parsed manifests by stat) speed
+commands up but must never change an answer: stale, foreign or damaged caches are
+ignored."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.testing.helpers import gd, git, write
+
+LONG_AGO = 1_600_000_000
+
+
+def backdate(root: Path) -> None:
+    """Make every file old enough for the caches to keep it (they skip racy files)."""
+    for path in root.rglob("*"):
+        if path.is_file() and ".git" not in path.relative_to(root).parts[:1]:
+            os.utime(path, (LONG_AGO, LONG_AGO))
+
+
+def caches(repo: Path) -> list[Path]:
+    return sorted((repo / ".git" / "data" / "statcache").glob("*.*"))
+
+
+def status(repo: Path) -> dict[str, list[str]]:
+    return json.loads(gd("status", "--json").stdout)
+
+
+CLEAN = {"modified": [], "missing": [], "not_in_cache": [], "untracked": []}
+
+
+def test_cached_manifests_and_digests_give_the_same_answers(repo: Path) -> None:
+    for name in ("a", "b"):
+        write(repo / "data" / f"{name}.csv", f"{name}\n")
+    gd("add", "data")
+    backdate(repo)
+    assert status(repo) == CLEAN            # fills the caches
+    assert {p.suffix for p in caches(repo)} >= {".files", ".manifests"}
+    assert status(repo) == CLEAN            # answered from them
+    write(repo / "data" / "a.csv", "A\n")   # same size, new content
+    os.utime(repo / "data" / "a.csv", (LONG_AGO, LONG_AGO + 1))
+    assert status(repo)["modified"] == ["data/a.csv"]
+
+
+def test_a_manifest_changed_behind_the_cache_is_read_again(repo: Path) -> None:
+    write(repo / "data" / "a.csv", "a\n")
+    write(repo / "data" / "b.csv", "b\n")
+    gd("add", "data")
+    backdate(repo)
+    assert status(repo) == CLEAN
+    manifest = repo / ".gitdata" / "tree" / "data" / "%manifest"
+    text = manifest.read_text()
+    digest_a = text.split("\n")[2].split("\t")[1]
+    digest_b = text.split("\n")[3].split("\t")[1]
+    manifest.write_text(text.replace(digest_a, "TMP").replace(digest_b, digest_a).replace("TMP", digest_b))
+    assert status(repo)["modified"] == ["data/a.csv", "data/b.csv"]
+
+
+def test_damaged_caches_are_ignored(repo: Path) -> None:
+    write(repo / "data" / "a.csv", "a\n")
+    gd("add", "data")
+    backdate(repo)
+    assert status(repo) == CLEAN
+    for cache in caches(repo):
+        cache.write_bytes(b"\x00garbage")
+    assert status(repo) == CLEAN
+    (repo / "data" / "a.csv").unlink()
+    assert status(repo)["missing"] == ["data/a.csv"]
+
+
+def test_worktrees_keep_their_own_caches(repo: Path, tmp_path: Path) -> None:
+    write(repo / "data" / "a.csv", "a\n")
+    gd("add", "data")
+    git("add", "-A")
+    git("commit", "-q", "-m", "data")
+    other = tmp_path / "other"
+    git("worktree", "add", "-q", "-b", "other", str(other))
+    gd("checkout", cwd=other)
+    backdate(repo)
+    backdate(other)
+    assert status(repo) == CLEAN
+    write(other / "data" / "a.csv", "b\n")
+    os.utime(other / "data" / "a.csv", (LONG_AGO, LONG_AGO))
+    assert json.loads(gd("status", "--json", cwd=other).stdout)["modified"] == ["data/a.csv"]
+    assert status(repo) == CLEAN
