@@ -4,6 +4,7 @@
         type = generic
         url = /mnt/archive            # or anything the commands understand
         processes = 4                 # parallel commands
+        timeout = 3600                # seconds one command may take; 0 = no limit
         init = mkdir -p {url}
         list = cd {url} && find . -type f
         upload = mkdir -p {dir} && cp {local} {tmp} && mv {tmp} {remote}
@@ -16,14 +17,26 @@ the object in the storage ({url}/{key}), {key} its key (<algo>/<2 hex>/<rest>),
 {dir} the directory that holds it, {tmp} a fresh temporary name next to it,
 {digest}, {url} and {storage} (the storage name). Because the templates come
 from a committed file, each one runs only once the user approved its exact
-text (`git data trust`)."""
+text (`git data trust`).
+
+A command still running after `timeout` seconds is killed with everything it
+started (it runs in its own session, so its whole process group goes), and
+the transfer fails naming the storage and the command. A timed-out command is
+not retried: it already used its whole budget, and the next push or pull
+picks up where this one stopped. Nor is a command killed by a signal; other
+failures are retried."""
 from __future__ import annotations
 
+import math
+import os
 import secrets
 import shlex
+import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Iterator
 
 from gitdata.errors import GitDataError
@@ -35,6 +48,8 @@ if TYPE_CHECKING:
 TEMPLATES = ("init", "list", "exists", "upload", "download", "delete")
 PLACEHOLDERS = ("local", "remote", "key", "dir", "tmp", "digest", "url", "storage")
 ATTEMPTS = 3
+DEFAULT_TIMEOUT = 3600.0
+_running: set[int] = set()   # process groups of the commands in flight
 
 
 def expand(template: str, values: dict[str, str]) -> str:
@@ -45,12 +60,75 @@ def expand(template: str, values: dict[str, str]) -> str:
     return text
 
 
+def timeout_of(config: StorageConfig) -> float | None:
+    """The `timeout` setting in seconds (None: no limit)."""
+    raw = config.get("timeout") or str(DEFAULT_TIMEOUT)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not math.isfinite(seconds) or seconds < 0:
+        raise GitDataError(f"storage '{config.name}': timeout must be a number of seconds "
+                           f"(0 for no limit), not '{raw}'")
+    return seconds or None
+
+
+def _signal_group(group: int, signum: int) -> None:
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _pass_on_interrupts() -> None:
+    """Commands run in their own session, out of reach of the terminal's Ctrl-C: on
+    Ctrl-C kill them as a timeout does (SIGINT would spare what they started in the
+    background, which shells shield from it), then stop git-data as before."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return   # someone else's handler, or ours already
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        for group in list(_running):
+            _signal_group(group, signal.SIGKILL)
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_command(command: str, cwd: Path, timeout: float | None) -> subprocess.CompletedProcess[str] | None:
+    """Run a shell command in its own session; None when it was still running after
+    `timeout` seconds, and so was killed together with everything it started."""
+    with subprocess.Popen(command, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True) as proc:
+        _running.add(proc.pid)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return None
+        except BaseException:   # Ctrl-C in this thread: nothing it started may outlive it
+            _stop(proc)
+            raise
+        finally:
+            _running.discard(proc.pid)
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
 class GenericStorage:
-    def __init__(self, repo: GitRepo, name: str, url: str, templates: dict[str, str], processes: int) -> None:
+    def __init__(self, repo: GitRepo, name: str, url: str, templates: dict[str, str], processes: int,
+                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
         self.repo, self.name, self.url = repo, name, url.rstrip("/")
-        self.templates, self.default_jobs = templates, processes
+        self.templates, self.default_jobs, self.timeout = templates, processes, timeout
         self._approved: set[str] = set()
         self._ready = False
+        _pass_on_interrupts()
 
     @classmethod
     def from_config(cls, repo: GitRepo, config: StorageConfig) -> GenericStorage:
@@ -58,7 +136,7 @@ class GenericStorage:
         raw = config.get("processes", "4") or "4"
         if not raw.isdigit() or int(raw) < 1:
             raise GitDataError(f"storage '{config.name}': processes must be a positive number, not '{raw}'")
-        return cls(repo, config.name, config.url, templates, int(raw))
+        return cls(repo, config.name, config.url, templates, int(raw), timeout_of(config))
 
     def describe(self) -> str:
         return f"generic commands for {self.url}"
@@ -89,14 +167,24 @@ class GenericStorage:
              check: bool = True) -> subprocess.CompletedProcess[str]:
         command = expand(self._template(which), values)
         for attempt in range(ATTEMPTS if retry else 1):
-            proc = subprocess.run(command, shell=True, capture_output=True, text=True,
-                                  stdin=subprocess.DEVNULL, cwd=self.repo.workdir)
+            proc = self._run_once(which, command, what)
             if proc.returncode == 0 or not check:
                 return proc
+            if proc.returncode < 0:   # killed by a signal (Ctrl-C, the OOM killer): not a hiccup
+                break
             if attempt < ATTEMPTS - 1 and retry:
                 time.sleep(0.3 * 2 ** attempt)
-        message = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        code = proc.returncode
+        status = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        message = (proc.stderr.strip().splitlines() or [status])[-1]
         raise GitDataError(f"storage '{self.name}': {what} failed: {message}")
+
+    def _run_once(self, which: str, command: str, what: str) -> subprocess.CompletedProcess[str]:
+        proc = run_command(command, self.repo.workdir, self.timeout)
+        if proc is None:
+            raise GitDataError(f"storage '{self.name}': the {which} command was stopped after {self.timeout:g} s "
+                               f"({what}); if it needs longer, raise storage.{self.name}.timeout")
+        return proc
 
     def prepare(self) -> None:
         if not self._ready and "init" in self.templates:
