@@ -111,6 +111,6 @@ def ssh_env(sshd: SshServer, isolated_env: object, monkeypatch: pytest.MonkeyPat
     finally:
         for socket_path in tmp.rglob("*"):
             if socket_path.is_socket():
-                subprocess.run(["ssh", "-S", str(socket_path), "-O", "exit", ALIAS], capture_output=True,
-                               stdin=subprocess.DEVNULL, timeout=10)
+                subprocess.run(["ssh", "-F", str(sshd.config), "-S", str(socket_path), "-O", "exit", ALIAS],
+                               capture_output=True, stdin=subprocess.DEVNULL, timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
