@@ -98,7 +98,7 @@ def reflink(src: Path, dst: Path) -> bool:
 
 def _copy_new(src: str, dst: str, mode: int) -> None:
     """Copy src into a new file dst created with `mode` (umask applies): one open each,
-    then sendfile until EOF; no stat or chmod calls."""
+    then sendfile until EOF; no stat or chmod calls. A failed copy removes dst."""
     fd_in = os.open(src, os.O_RDONLY)
     try:
         fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -106,10 +106,49 @@ def _copy_new(src: str, dst: str, mode: int) -> None:
             offset = 0
             while sent := os.sendfile(fd_out, fd_in, offset, 1 << 30):
                 offset += sent
+        except BaseException:
+            os.unlink(dst)
+            raise
         finally:
             os.close(fd_out)
     finally:
         os.close(fd_in)
+
+
+def place_new(obj: str, target: str, method: str, executable: bool) -> str | None:
+    """Put the cache object `obj` at `target`, where nothing is, without a temp file
+    and rename (half the directory updates: restoring many files is kernel-bound).
+    Links appear whole; a copy killed midway leaves a prefix of the object, which is
+    safe to overwrite (see `is_prefix_of`). None if something is at `target` after all;
+    reflinks always take `materialise`."""
+    if method == "reflink":
+        return None
+    directory = target.rpartition(os.sep)[0]
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+    try:
+        if method == "symlink":
+            os.symlink(obj, target)
+        elif method == "hardlink":
+            os.link(obj, target)
+        else:
+            _copy_new(obj, target, 0o777 if executable else 0o666)
+    except FileExistsError:
+        return None
+    return method
+
+
+def is_prefix_of(path: str | Path, obj: str | Path) -> bool:
+    """Whether the file holds only the start of the object (or nothing): what a copy
+    killed midway leaves. Overwriting such a file loses no byte."""
+    with open(path, "rb") as partial, open(obj, "rb") as whole:
+        size = os.fstat(partial.fileno()).st_size
+        if size >= os.fstat(whole.fileno()).st_size:
+            return False
+        while chunk := partial.read(1 << 20):
+            if whole.read(len(chunk)) != chunk:
+                return False
+    return True
 
 
 def materialise(obj: str | Path, target: str | Path, method: str, executable: bool) -> str:

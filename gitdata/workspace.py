@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from gitdata.cache import Cache
 from gitdata.errors import GitDataError
-from gitdata.fsutil import is_executable, is_temp_name, materialise, remove_if_stale
+from gitdata.fsutil import is_executable, is_prefix_of, is_temp_name, materialise, place_new, remove_if_stale
 from gitdata.git import GitRepo
 from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
@@ -244,7 +244,10 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             return rel, "kept"
         if state == MISSING and target.is_dir() and not target.is_symlink():
             return rel, "kept"
-        used = materialise(cache.path(entry.digest), target, wanted, entry.executable)
+        obj = cache.object_path(entry.digest)
+        used = place_new(obj, str(target), wanted, entry.executable) if state == MISSING else None
+        if used is None:
+            used = materialise(obj, target, wanted, entry.executable)
         if used in ("copy", "reflink"):
             written.append((rel, os.stat(target), entry.digest))
         return rel, "restored"
@@ -297,6 +300,8 @@ def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool) -> boo
         return True
     if path.is_dir():
         return False
+    if cache.has(entry.digest) and is_prefix_of(path, cache.object_path(entry.digest)):
+        return True  # an interrupted restore (or an empty file): every byte is in the cache
     algorithm = parse_digest(entry.digest).algorithm
     if force:
         cache.add_file(path, algorithm)

@@ -74,3 +74,20 @@ def test_checkout_never_replaces_a_file_standing_where_a_directory_should_be(rep
     assert result.stderr == ("git-data: error: cannot restore 'a/b': 'a' is a file, not a directory; "
                              "move it out of the way first\n")
     assert (repo / "a").read_text() == "the user's own file"
+
+
+def test_a_restore_killed_midway_is_finished_by_the_next_checkout(repo: Path) -> None:
+    """Missing files are restored in place, without a temp file: a kill leaves the start
+    of the object, which the next checkout may overwrite (no byte exists only there)."""
+    content = os.urandom(300_000)
+    write(repo / "d" / "big", content)
+    write(repo / "d" / "mine", b"x" * 1000)
+    gd("add", "d")
+    write(repo / "d" / "big", content[:123_456])          # what a kill mid-copy leaves
+    write(repo / "d" / "mine", b"y" * 10)                 # a real edit, in no cache
+    status = json.loads(gd("status", "--json").stdout)
+    assert status["modified"] == ["d/big", "d/mine"]
+    result = gd("checkout", check=False)
+    assert result.returncode == 1 and "d/mine" in result.stderr and "d/big" not in result.stderr
+    assert (repo / "d" / "big").read_bytes() == content
+    assert (repo / "d" / "mine").read_bytes() == b"y" * 10

@@ -197,7 +197,7 @@ DELAY_KINDS = ["add", "commit", "checkout-force", "pull"]
 def test_kill_after_seeded_delay(kind: str, template: Callable[[str], Scenario], trials: int,
                                  tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """SIGKILL from outside after a seeded delay: also hits writes the kill points cannot
-    see (sqlite's stat cache, libgit2's index), like a real `kill -9` or power cut."""
+    see (the stat cache file, git's index), like a real `kill -9` or power cut."""
     import random
     import signal
     import subprocess
