@@ -69,12 +69,15 @@ def test_a_bad_timeout_is_one_clear_line(repo: Path, tmp_path: Path, value: str)
     assert f"storage 'gen': timeout must be a number of seconds (0 for no limit), not '{value}'" in push.stderr
 
 
-@pytest.mark.parametrize("processes", [1, 2])
-def test_ctrl_c_stops_the_commands_in_flight(repo: Path, tmp_path: Path, processes: int) -> None:
-    """The commands run in their own session, where the terminal's Ctrl-C cannot
-    reach them; git-data passes it on (in the main thread and from worker threads)."""
+@pytest.mark.parametrize(("signum", "processes"), [(signal.SIGINT, 1), (signal.SIGINT, 2),
+                                                   (signal.SIGTERM, 2), (signal.SIGHUP, 2)])
+def test_ctrl_c_or_a_kill_stops_the_commands_in_flight(repo: Path, tmp_path: Path, signum: int,
+                                                      processes: int) -> None:
+    """The commands run in their own session, where signals sent to git-data's
+    process group cannot reach them; git-data passes them on (from the main thread
+    and from worker threads)."""
     _, pids = hanging_storage(repo, tmp_path, objects=2, processes=processes)
-    # A terminal sends Ctrl-C to the whole foreground process group: git and git-data.
+    # A terminal sends Ctrl-C (a CI runner its SIGTERM) to the whole process group: git and git-data.
     push = subprocess.Popen(["git", "data", "push"], cwd=repo, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 20
@@ -82,12 +85,12 @@ def test_ctrl_c_stops_the_commands_in_flight(repo: Path, tmp_path: Path, process
         time.sleep(0.05)
     started = pids_in(pids)
     assert len(started) == processes
-    os.killpg(push.pid, signal.SIGINT)
+    os.killpg(push.pid, signum)
     try:
         _, stderr = push.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(push.pid, signal.SIGKILL)
-        raise AssertionError("git data push did not stop on Ctrl-C") from None
+        raise AssertionError(f"git data push did not stop on {signal.Signals(signum).name}") from None
     assert push.returncode != 0 and "Traceback" not in stderr
     assert all_gone(started)
-    assert pids_in(pids) == started   # nothing was retried after the interrupt
+    assert pids_in(pids) == started   # nothing was retried after the signal

@@ -27,6 +27,7 @@ picks up where this one stopped. Nor is a command killed by a signal; other
 failures are retried."""
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
@@ -37,7 +38,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from gitdata.errors import GitDataError
 from gitdata.storage import StorageConfig, digests_in, key_of
@@ -50,6 +51,7 @@ PLACEHOLDERS = ("local", "remote", "key", "dir", "tmp", "digest", "url", "storag
 ATTEMPTS = 3
 DEFAULT_TIMEOUT = 3600.0
 _running: set[int] = set()   # process groups of the commands in flight
+_stopping = threading.Event()   # git-data got a signal: every command is to be killed
 
 
 def expand(template: str, values: dict[str, str]) -> str:
@@ -80,21 +82,31 @@ def _signal_group(group: int, signum: int) -> None:
         pass
 
 
-def _pass_on_interrupts() -> None:
-    """Commands run in their own session, out of reach of the terminal's Ctrl-C: on
-    Ctrl-C kill them as a timeout does (SIGINT would spare what they started in the
-    background, which shells shield from it), then stop git-data as before."""
+def _stop_commands_on_signals() -> None:
+    """Commands run in their own session, out of reach of a Ctrl-C, a hang-up or a
+    SIGTERM sent to git-data's process group: on any of these kill them as a timeout
+    does (SIGINT would spare what they started in the background, which shells shield
+    from it), then let the signal stop git-data as it did before. Like ninja, nothing
+    can be done for SIGKILL: the commands then run to their end or their timeout."""
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return   # someone else's handler, or ours already
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        previous = signal.getsignal(signum)
+        ours = isinstance(previous, functools.partial) and previous.func is _stop_commands_then
+        if previous not in (signal.SIG_IGN, None) and not ours:
+            signal.signal(signum, functools.partial(_stop_commands_then, previous))
 
-    def interrupted(signum: int, frame: FrameType | None) -> None:
-        for group in list(_running):
-            _signal_group(group, signal.SIGKILL)
-        signal.default_int_handler(signum, frame)
 
-    signal.signal(signal.SIGINT, interrupted)
+def _stop_commands_then(previous: Callable[[int, FrameType | None], object] | int,
+                        signum: int, frame: FrameType | None) -> None:
+    _stopping.set()
+    for group in list(_running):
+        _signal_group(group, signal.SIGKILL)
+    if callable(previous):
+        previous(signum, frame)
+    else:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -107,8 +119,10 @@ def run_command(command: str, cwd: Path, timeout: float | None) -> subprocess.Co
     `timeout` seconds, and so was killed together with everything it started."""
     with subprocess.Popen(command, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True) as proc:
-        _running.add(proc.pid)
         try:
+            _running.add(proc.pid)
+            if _stopping.is_set():   # the signal came while this one was starting
+                _signal_group(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _stop(proc)
@@ -128,7 +142,7 @@ class GenericStorage:
         self.templates, self.default_jobs, self.timeout = templates, processes, timeout
         self._approved: set[str] = set()
         self._ready = False
-        _pass_on_interrupts()
+        _stop_commands_on_signals()
 
     @classmethod
     def from_config(cls, repo: GitRepo, config: StorageConfig) -> GenericStorage:
