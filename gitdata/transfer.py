@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from gitdata.project import Project
 
 MAX_FAILURES = 5
+BATCH = 64  # objects per pool task
 
 
 # -- which storage -----------------------------------------------------------
@@ -181,10 +182,16 @@ def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: in
             for item in items:
                 bar.advance(1, guarded(item))
         else:
+            # Small batches, not a future per item: with thousands of small objects the
+            # pool's own bookkeeping would cost more than the copies.
+            size = max(1, min(BATCH, len(items) // (jobs * 4)))
+            batches = [items[i:i + size] for i in range(0, len(items), size)]
             pool = ThreadPoolExecutor(max_workers=jobs)
             try:
-                for future in as_completed([pool.submit(guarded, item) for item in items]):
-                    bar.advance(1, future.result())
+                futures = [pool.submit(lambda batch: [guarded(item) for item in batch], b) for b in batches]
+                for future in as_completed(futures):
+                    moved = future.result()
+                    bar.advance(len(moved), sum(moved))
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
     if failures:
@@ -214,7 +221,7 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
         prepare = getattr(storage, "prepare", None)
         if prepare is not None:
             prepare()
-        sizes = {d: os.path.getsize(cache.path(d)) for d in todo}
+        sizes = {d: os.path.getsize(cache.object_path(d)) for d in todo}
 
         def one(digest: str) -> int:
             path = cache.path(digest)
