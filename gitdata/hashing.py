@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from typing import Any, BinaryIO, Callable, NamedTuple
 
 from gitdata.errors import GitDataError
@@ -82,9 +83,19 @@ def digest_file(path: str | os.PathLike[str], algorithm: str = DEFAULT_ALGORITHM
         return digest_stream(handle, algorithm)
 
 
+def read_buffer(handle: BinaryIO) -> bytearray:
+    """A buffer for reading this stream: no bigger than the file when it is one
+    (zeroing 4 MiB for each small file costs far more than hashing it)."""
+    try:
+        st = os.fstat(handle.fileno())
+    except (AttributeError, OSError, ValueError):
+        return bytearray(CHUNK)
+    return bytearray(min(CHUNK, st.st_size + 1) if stat.S_ISREG(st.st_mode) else CHUNK)
+
+
 def digest_stream(handle: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> str:
     hasher = new_hasher(algorithm)
-    buffer = bytearray(CHUNK)
+    buffer = read_buffer(handle)
     view = memoryview(buffer)
     while count := handle.readinto(buffer):  # type: ignore[attr-defined]
         hasher.update(view[:count])
@@ -136,7 +147,7 @@ def _hash_range(hasher: Any, fd: int, offset: int, count: int) -> None:
 def copy_and_digest(src: BinaryIO, dst: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
     """Copy src to dst and digest what passed through: one read pass."""
     hasher = new_hasher(algorithm)
-    buffer = bytearray(CHUNK)
+    buffer = read_buffer(src)
     view = memoryview(buffer)
     total = 0
     while count := src.readinto(buffer):  # type: ignore[attr-defined]
