@@ -15,10 +15,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import quote, urlsplit, urlparse
+from urllib.parse import quote, urlencode, urlparse, urlsplit
 
 from gitdata.errors import GitDataError
-from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
+from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digests_in, key_of
 
 if TYPE_CHECKING:
     from gitdata.git import GitRepo
@@ -140,7 +140,34 @@ class LeanRequests:
         self._drop()  # a body left unread, or broken off, spoils the connection
         return False
 
-    def _request(self, method: str, key: str, body: bytes | None = None) -> Any:
+    def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None] | None:
+        """One ListObjectsV2 page: its keys and the token of the next page (None at the
+        end); None: ask boto3. Only keys are read, so no timestamps are parsed."""
+        from xml.etree import ElementTree
+
+        query = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
+        response = self._request("GET", "", query=query)
+        if response is None:
+            return None
+        body = response.read()
+        if response.status != 200:
+            return None
+        try:
+            root = ElementTree.fromstring(body)
+        except ElementTree.ParseError:
+            return None
+        found: dict[str, list[str]] = {"Key": [], "NextContinuationToken": [], "IsTruncated": []}
+        for element in root.iter():
+            name = element.tag.rpartition("}")[2]
+            if name in found:
+                found[name].append(element.text or "")
+        truncated = found["IsTruncated"] == ["true"]
+        if truncated and not found["NextContinuationToken"]:
+            return None
+        return found["Key"], found["NextContinuationToken"][0] if truncated else None
+
+    def _request(self, method: str, key: str, body: bytes | None = None,
+                 query: dict[str, str] | None = None) -> Any:
         """The response, its body still to be read; None once a connection failed twice
         (a kept-alive connection the server closed fails once)."""
         import http.client
@@ -148,7 +175,8 @@ class LeanRequests:
         from botocore.auth import S3SigV4Auth
         from botocore.awsrequest import AWSRequest
 
-        path = self.base + quote(key, safe="/~")
+        path = (self.base + quote(key, safe="/~") if key else self.base.rstrip("/") or "/")
+        path += "?" + urlencode(query, quote_via=quote) if query else ""
         headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()} if body is not None else {}
         for _ in range(2):
             if self.broken:
@@ -352,16 +380,10 @@ class S3Storage:
         if len(wanted) <= HEAD_LIMIT:
             return self._heads(sorted(wanted))
         held: set[str] = set()
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix, PaginationConfig={"PageSize": 1000})
-        try:
-            for number, page in enumerate(pages):
-                if number >= LIST_PAGES:
-                    return self._shard_listing(wanted)
-                held.update(d for d in (digest_of_key(item["Key"][len(self.prefix):])
-                                        for item in page.get("Contents", ())) if d)
-        except Exception as exc:  # noqa: BLE001
-            raise self._error(exc, "listing") from None
+        for number, keys in enumerate(self._pages(self.prefix)):
+            if number >= LIST_PAGES:
+                return self._shard_listing(wanted)
+            held.update(digests_in(keys))
         return held & wanted
 
     def _heads(self, wanted: list[str]) -> set[str]:
@@ -376,13 +398,28 @@ class S3Storage:
         return set().union(*listed) & wanted
 
     def _list(self, prefix: str) -> Iterator[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
+        for keys in self._pages(prefix):
+            yield from digests_in(keys)
+
+    def _pages(self, prefix: str) -> Iterator[list[str]]:
+        """The keys under `prefix`, a page of up to 1000 at a time: lean requests while
+        they work, boto3's paginator from where they stopped."""
+        token = None
+        lean = self._lean_path()
+        while lean is not None:
+            page = lean.list_page(prefix, token)
+            if page is None:
+                break
+            keys, token = page
+            yield keys
+            if token is None:
+                return
+        config = {"PageSize": 1000, **({"StartingToken": token} if token else {})}
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig=config)
         try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for item in page.get("Contents", ()):
-                    digest = digest_of_key(item["Key"][len(self.prefix):])
-                    if digest:
-                        yield digest
+            for page in pages:
+                yield [item["Key"] for item in page.get("Contents", ())]
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, "listing") from None
 
