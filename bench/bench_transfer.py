@@ -23,6 +23,7 @@ import argparse
 import filecmp
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -45,14 +46,35 @@ class Failure(Exception):
     """A setup step or a check failed: one line for the user."""
 
 
-def sh(cmd: list[str], cwd: Path) -> float:
-    """Wall seconds of one command; a failure raises with its last stderr line."""
-    started = time.perf_counter()
+class Cost(NamedTuple):
+    wall: float
+    cpu: float  # user + system seconds of the command's process tree
+    server: float  # CPU seconds the S3 server spent meanwhile (0 without one)
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int | None) -> float:
+    """User + system seconds of a running process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sh(cmd: list[str], cwd: Path, server_pid: int | None = None) -> Cost:
+    """What one command cost; a failure raises with its last stderr line."""
+    cpu, server, started = children_cpu(), process_cpu(server_pid), time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise Failure(f"'{' '.join(cmd)}' failed in {cwd}: {last}")
-    return time.perf_counter() - started
+    return Cost(wall, children_cpu() - cpu, process_cpu(server_pid) - server)
 
 
 def gen(root: Path, files: int, big_mib: int) -> None:
@@ -129,7 +151,7 @@ def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
 
 class Place(NamedTuple):
     url: str
-    count: Callable[[], int]
+    stored: Callable[[], int]
 
 
 def new_place(kind: str, work: Path, endpoint: str, label: str) -> Place:
@@ -213,7 +235,7 @@ class Row(NamedTuple):
     what: str
     step: str
     tool: str
-    runs: list[float]
+    runs: list[Cost]
     check: str
 
 
@@ -228,32 +250,32 @@ def same_tree(a: Path, b: Path) -> bool:
     return not mismatch and not errors and all(same_tree(a / d, b / d) for d in compared.common_dirs)
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, server_pid: int | None) -> Cost:
     os.sync()  # the setup's dirty pages must not be written back inside the timed run
-    return sh(cmd, cwd)
+    return sh(cmd, cwd, server_pid)
 
 
 def bench_item(tools: list[Tool], repos: dict[str, Path], kind: str, item: str, src: Path, work: Path,
-               endpoint: str, repeat: int) -> list[Row]:
+               endpoint: str, repeat: int, server_pid: int | None) -> list[Row]:
     """Push `item` `repeat` times per tool (fresh storage each), then pull it into fresh clones."""
-    pushes: dict[str, list[float]] = {t.name: [] for t in tools}
+    pushes: dict[str, list[Cost]] = {t.name: [] for t in tools}
     counts: dict[str, list[int]] = {t.name: [] for t in tools}
     last: dict[str, str] = {}
     for _ in range(repeat):
         for tool in tools:
             place = new_place(kind, work, endpoint, f"{tool.name}-{kind}")
             tool.point(repos[tool.name], place.url)
-            pushes[tool.name].append(timed(tool.push(item), repos[tool.name]))
-            counts[tool.name].append(place.count())
+            pushes[tool.name].append(timed(tool.push(item), repos[tool.name], server_pid))
+            counts[tool.name].append(place.stored())
             last[tool.name] = place.url
-    pulls: dict[str, list[float]] = {t.name: [] for t in tools}
+    pulls: dict[str, list[Cost]] = {t.name: [] for t in tools}
     bad: dict[str, int] = {t.name: 0 for t in tools}
     for run in range(repeat):
         for tool in tools:
             clone = work / f"{tool.name}-{kind}-clone{run}"
             sh(["git", "clone", "-q", str(repos[tool.name]), str(clone)], work)
             tool.point(clone, last[tool.name])
-            pulls[tool.name].append(timed(tool.pull(item), clone))
+            pulls[tool.name].append(timed(tool.pull(item), clone, server_pid))
             bad[tool.name] += not same_tree(src / item, clone / item)
             shutil.rmtree(clone)
     rows = []
@@ -267,7 +289,7 @@ def bench_item(tools: list[Tool], repos: dict[str, Path], kind: str, item: str, 
 
 
 def bench_kind(tools: list[Tool], kind: str, items: list[str], src: Path, work: Path, endpoint: str,
-               repeat: int) -> list[Row]:
+               repeat: int, server_pid: int | None) -> list[Row]:
     repos = {}
     for tool in tools:
         repo = work / f"{tool.name}-{kind}"
@@ -276,25 +298,34 @@ def bench_kind(tools: list[Tool], kind: str, items: list[str], src: Path, work: 
         repos[tool.name] = repo
     rows = []
     for item in items:
-        rows += bench_item(tools, repos, kind, item, src, work, endpoint, repeat)
+        rows += bench_item(tools, repos, kind, item, src, work, endpoint, repeat, server_pid if kind == "s3" else None)
     return rows
 
 
+def median(runs: list[Cost], field: str) -> float:
+    return statistics.median(getattr(run, field) for run in runs)
+
+
 def table(rows: list[Row], opts: argparse.Namespace, server: str) -> list[str]:
+    """Medians; DVC/ours above 1 means git-data is faster (CPU: of the command's processes)."""
     what = {"data": f"{opts.files} files of 1-4 KiB", "big.bin": f"one {opts.big_mib} MiB file"}
-    out = [f"| storage | data | step | git-data | DVC | DVC/ours | git-data runs (s) | DVC runs (s) | check |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    mine = [r for r in rows if r.tool == "ours"]
-    for row in mine:
+    out = ["| storage | data | step | git-data | DVC | DVC/ours | CPU git-data | CPU DVC | CPU DVC/ours "
+           "| server CPU git-data / DVC | runs git-data / DVC (s) | check |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in (r for r in rows if r.tool == "ours"):
         other = next((r for r in rows if r.tool == "dvc" and r[:3] == row[:3]), None)
-        ours_s = statistics.median(row.runs)
-        dvc_s = statistics.median(other.runs) if other else None
-        kind = f"S3 ({server})" if row.kind == "s3" else "local"
-        out.append(f"| {kind} | {what[row.what]} | {row.step} | {ours_s:.2f} s | "
-                   + (f"{dvc_s:.2f} s | {dvc_s / ours_s:.2f}x | " if dvc_s else "- | - | ")
-                   + ", ".join(f"{t:.2f}" for t in row.runs) + " | "
-                   + (", ".join(f"{t:.2f}" for t in other.runs) if other else "-") + " | "
-                   + f"ours {row.check}" + (f"; DVC {other.check}" if other else "") + " |")
+        theirs = other.runs if other else []
+        cells = [f"S3 ({server})" if row.kind == "s3" else "local", what[row.what], row.step]
+        for field in ("wall", "cpu"):
+            ours_s = median(row.runs, field)
+            dvc_s = median(theirs, field) if theirs else None
+            cells += [f"{ours_s:.2f} s", f"{dvc_s:.2f} s" if dvc_s else "-",
+                      f"{dvc_s / ours_s:.2f}x" if dvc_s and ours_s else "-"]
+        cells.append(f"{median(row.runs, 'server'):.1f} / {median(theirs, 'server'):.1f} s"
+                     if row.kind == "s3" and theirs else "-")
+        cells.append(" / ".join(", ".join(f"{c.wall:.1f}" for c in runs) for runs in (row.runs, theirs) if runs))
+        cells.append(f"ours {row.check}" + (f"; DVC {other.check}" if other else ""))
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 
@@ -329,8 +360,8 @@ def main() -> int:
             server, endpoint = start_server(opts.server, Path(opts.tools_dir), work)
         rows = []
         for kind in kinds:
-            rows += bench_kind(tools, kind, items, src, work, endpoint, opts.repeat)
-        print(f"{len(tools)} tool(s), median of {opts.repeat} run(s); DVC/ours > 1 means git-data is faster")
+            rows += bench_kind(tools, kind, items, src, work, endpoint, opts.repeat, server.pid if server else None)
+        print(f"median of {opts.repeat} run(s); DVC/ours above 1 means git-data is faster")
         print("\n".join(table(rows, opts, opts.server)))
     except Failure as exc:
         print(f"bench_transfer: {exc}", file=sys.stderr)
