@@ -51,7 +51,7 @@ PLACEHOLDERS = ("local", "remote", "key", "dir", "tmp", "digest", "url", "storag
 ATTEMPTS = 3
 DEFAULT_TIMEOUT = 3600.0
 _running: set[int] = set()   # process groups of the commands in flight
-_stopping = threading.Event()   # git-data got a signal: every command is to be killed
+_stopping = False   # git-data got a signal: every command is to be killed
 
 
 def expand(template: str, values: dict[str, str]) -> str:
@@ -99,7 +99,9 @@ def _stop_commands_on_signals() -> None:
 
 def _stop_commands_then(previous: Callable[[int, FrameType | None], object] | int,
                         signum: int, frame: FrameType | None) -> None:
-    _stopping.set()
+    # No locks here: a second signal runs this again inside the first run.
+    global _stopping
+    _stopping = True
     for group in list(_running):
         _signal_group(group, signal.SIGKILL)
     if callable(previous):
@@ -121,7 +123,7 @@ def run_command(command: str, cwd: Path, timeout: float | None) -> subprocess.Co
                           stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True) as proc:
         try:
             _running.add(proc.pid)
-            if _stopping.is_set():   # the signal came while this one was starting
+            if _stopping:   # the signal came while this one was starting
                 _signal_group(proc.pid, signal.SIGKILL)
             stdout, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
