@@ -114,9 +114,10 @@ def test_param_counts_only_its_value(repo: Path, name: str, before: str, other_c
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    state = {"etag": '"v1"', "body": b"one", "use_etag": True}
+    state = {"etag": '"v1"', "body": b"one", "use_etag": True, "requests": 0}
 
     def _headers(self) -> None:
+        self.state["requests"] += 1
         self.send_response(200)
         if self.state["use_etag"]:
             self.send_header("ETag", self.state["etag"])
@@ -163,6 +164,19 @@ def test_url_etag_then_content(repo: Path, server: str) -> None:
     state["body"] = b"three"
     gd("run")
     assert ran(repo) == ["u"]
+
+
+def test_a_committed_url_dependency_sends_no_request_until_trusted(repo: Path, server: str) -> None:
+    _Handler.state.update(etag='"v1"', body=b"one", use_etag=True, requests=0)
+    write(repo / STEPS / "u.yaml", f"command: echo u >> .ran-log\ndeps:\n- url: {server}\n")
+    for verb in ("run", "status"):
+        result = gd(verb, check=False)
+        assert "url dependency is not trusted here" in result.stdout + result.stderr
+    assert _Handler.state["requests"] == 0 and ran(repo) == []
+    assert server in gd("trust", "--list").stdout
+    gd("trust", "--yes")
+    gd("run")
+    assert ran(repo) == ["u"] and _Handler.state["requests"] > 0
 
 
 def test_generic_command_output(repo: Path) -> None:

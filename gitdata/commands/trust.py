@@ -1,8 +1,8 @@
 """git data trust: review and approve the commands committed files want to run here.
 
-Generic storage templates in .gitdata/config and pipeline step commands under
-.gitdata/pipelines/ come from whoever wrote the commit; they run only once
-their exact text was approved in this clone."""
+Generic storage templates in .gitdata/config, and pipeline step commands and URL
+dependencies under .gitdata/pipelines/, come from whoever wrote the commit; they
+run (or are requested) only once their exact text was approved in this clone."""
 from __future__ import annotations
 
 import argparse
@@ -40,7 +40,7 @@ def storage_commands(repo: GitRepo) -> Iterator[Command]:
 def _commands_in(value: Any, trail: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
-            if key in ("command", "cmd") and isinstance(item, str) and item.strip():
+            if key in ("command", "cmd", "url") and isinstance(item, str) and item.strip():
                 yield f"{trail}{key}", item
             else:
                 yield from _commands_in(item, f"{trail}{key}.")
@@ -71,7 +71,7 @@ def committed_commands(repo: GitRepo) -> list[Command]:
 
 
 def _ask(command: Command) -> bool:
-    sys.stderr.write(f"\n{command.where}:\n    {command.text}\nTrust this command? [y/N] ")
+    sys.stderr.write(f"\n{command.where}:\n    {command.text}\nTrust it? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline().strip().lower()
     return answer in ("y", "yes")

@@ -356,6 +356,9 @@ def _url(ctx: Context, dep: Dep, cwd: Path) -> Value:
     import urllib.error
     import urllib.request
 
+    if not ctx.is_trusted(dep.spec):  # a cloned step must not make this machine send requests
+        raise GitDataError(f"url dependency is not trusted here: {dep.spec!r}; "
+                           "review it, then run 'git data trust' to approve")
     headers = {"User-Agent": "git-data"}
     try:
         request = urllib.request.Request(dep.spec, method="HEAD", headers=headers)

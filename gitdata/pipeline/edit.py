@@ -103,9 +103,9 @@ def add_deps(repo: GitRepo, pipeline: str, name: str, new: Iterable[Dep]) -> Ste
             known.add(dep.key)
     step = step._replace(deps=tuple(deps))
     _check_graph(repo.workdir, pipeline, step)
-    generic = [d.spec for d in deps if d.kind == "generic"]
-    if generic:
-        trust.approve(repo, generic)
+    yours = [d.spec for d in deps if d.kind in ("generic", "url")]  # what you add yourself is approved
+    if yours:
+        trust.approve(repo, yours)
     model.save_step(repo.workdir, step)
     return step
 
