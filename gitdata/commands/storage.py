@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add.add_argument(f"--{name}", dest=f"cmd_{name}", metavar="COMMAND",
                          help=f"generic: the {name} command template")
     add.add_argument("--processes", type=int, metavar="N", help="generic: commands run in parallel")
+    add.add_argument("--timeout", metavar="SECONDS",
+                     help="generic: stop a command after this long (default 3600, 0 for no limit)")
     add.add_argument("--local", action="store_true",
                      help="define it in .git/config for this clone only, instead of the committed .gitdata/config")
     listing = sub.add_parser("list", help="show the storages", add_help=False, aliases=["ls"])
@@ -107,8 +109,18 @@ def _add_settings(args: argparse.Namespace) -> dict[str, str]:
             if args.processes < 1:
                 raise UsageError("--processes must be at least 1")
             settings["processes"] = str(args.processes)
-    elif args.processes is not None or any(getattr(args, f"cmd_{n}") for n in TEMPLATES):
-        raise UsageError("command templates and --processes are for generic storages")
+        if args.timeout is not None:
+            from gitdata.storage import StorageConfig
+            from gitdata.storage.generic import timeout_of
+
+            timeout_of(StorageConfig(args.name, kind, args.url, {"timeout": args.timeout}))  # one clear error
+            settings["timeout"] = args.timeout
+    elif args.processes is not None or args.timeout is not None or any(getattr(args, f"cmd_{n}") for n in TEMPLATES):
+        raise UsageError("command templates, --processes and --timeout are for generic storages")
+    if kind == "rsync":
+        from gitdata.storage.rsync import check_target, split_target
+
+        check_target(args.url, split_target(args.url)[0])
     return settings
 
 
