@@ -94,3 +94,14 @@ def test_ctrl_c_or_a_kill_stops_the_commands_in_flight(repo: Path, tmp_path: Pat
     assert push.returncode != 0 and "Traceback" not in stderr
     assert all_gone(started)
     assert pids_in(pids) == started   # nothing was retried after the signal
+
+
+def test_storage_add_takes_and_checks_a_timeout(repo: Path, tmp_path: Path) -> None:
+    common = ["--upload", "cp {local} {remote}", "--download", "cp {remote} {local}", "--list", "ls {url}"]
+    bad = gd("storage", "add", "gen", str(tmp_path / "s"), *common, "--timeout", "soon", check=False)
+    assert bad.returncode == 1 and "timeout must be a number of seconds" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    gd("storage", "add", "gen", str(tmp_path / "s"), *common, "--timeout", "90")
+    assert "timeout = 90" in (repo / ".gitdata" / "config").read_text()
+    wrong = gd("storage", "add", "loc", str(tmp_path / "d"), "--timeout", "5", check=False)
+    assert wrong.returncode == 2 and "for generic storages" in wrong.stderr
