@@ -12,7 +12,6 @@ differently on both sides falls back to git's line merge with markers.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -296,6 +295,8 @@ def conflicts_dir(repo: GitRepo) -> Path:
 
 
 def _record_path(repo: GitRepo, manifest_relpath: str) -> Path:
+    import hashlib
+
     key = hashlib.sha1(manifest_relpath.encode("utf-8", "surrogateescape")).hexdigest()
     return conflicts_dir(repo) / f"{key}.json"
 
