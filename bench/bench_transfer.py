@@ -69,7 +69,10 @@ def process_cpu(pid: int | None) -> float:
 def sh(cmd: list[str], cwd: Path, server_pid: int | None = None) -> Cost:
     """What one command cost; a failure raises with its last stderr line."""
     cpu, server, started = children_cpu(), process_cpu(server_pid), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise Failure(f"cannot run '{cmd[0]}': {exc.strerror or exc}") from None
     wall = time.perf_counter() - started
     if proc.returncode:
         last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
