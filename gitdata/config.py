@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitdata.errors import GitDataError
+from gitdata.git import git_error
 
 if TYPE_CHECKING:
     import subprocess
@@ -42,7 +43,7 @@ def file_pairs(path: Path, source: str) -> list[tuple[str, str]]:
         return []
     proc = git_config_file(path, "--list", "-z")
     if proc.returncode:
-        raise GitDataError(f"{source}: {_reason(proc)}")
+        raise GitDataError(f"{source}: {git_error(proc.stderr)}")
     pairs = []
     for item in proc.stdout.split(b"\0")[:-1]:
         key, newline, value = item.partition(b"\n")
@@ -51,11 +52,6 @@ def file_pairs(path: Path, source: str) -> list[tuple[str, str]]:
         except UnicodeDecodeError:  # a hostile or damaged file: one clear line, not a crash
             raise GitDataError(f"{source}: a value is not valid UTF-8 (key {key.decode(errors='replace')})") from None
     return pairs
-
-
-def _reason(proc: subprocess.CompletedProcess[bytes]) -> str:
-    lines = proc.stderr.decode(errors="replace").strip().splitlines()
-    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "git config failed"
 
 
 _memo: dict[tuple[Path, Path], tuple[tuple[tuple[int, ...], ...], dict[str, str]]] = {}
@@ -93,7 +89,7 @@ def set_value(repo: GitRepo, key: str, value: str, local: bool = False) -> None:
     path = _local_path(repo) if local else _file_path(repo)
     proc = git_config_file(path, "--replace-all", LOCAL_PREFIX + key if local else key, value)
     if proc.returncode:
-        raise GitDataError(f"cannot set {key}: {_reason(proc)}")
+        raise GitDataError(f"cannot set {key}: {git_error(proc.stderr)}")
     _memo.clear()
 
 
@@ -101,7 +97,7 @@ def unset(repo: GitRepo, key: str, local: bool = False) -> None:
     path = _local_path(repo) if local else _file_path(repo)
     proc = git_config_file(path, "--unset-all", LOCAL_PREFIX + key if local else key)
     if proc.returncode not in (0, 5):  # 5: the key was not set
-        raise GitDataError(f"cannot unset {key}: {_reason(proc)}")
+        raise GitDataError(f"cannot unset {key}: {git_error(proc.stderr)}")
     _memo.clear()
 
 

@@ -168,9 +168,8 @@ def _update_index(repo: GitRepo, options: list[str], paths: Iterable[str]) -> No
             proc = run_git(repo, ["update-index", *options, "-z", "--stdin"], listing)
             if proc.returncode == 0:
                 return
-            error = proc.stderr.decode(errors="replace")
-            if "index.lock" not in error or attempt == 99:
-                raise GitDataError(f"cannot update git's index: {_first_line(error)}")
+            if b"index.lock" not in proc.stderr or attempt == 99:
+                raise GitDataError(f"cannot update git's index: {git_error(proc.stderr)}")
             time.sleep(0.05)
 
 
@@ -187,12 +186,13 @@ def remove_from_index(repo: GitRepo, paths: Iterable[str]) -> None:
 def index_paths(repo: GitRepo) -> set[str]:
     proc = run_git(repo, ["ls-files", "-z"])
     if proc.returncode:
-        raise GitDataError(f"cannot read git's index: {_first_line(proc.stderr.decode(errors='replace'))}")
+        raise GitDataError(f"cannot read git's index: {git_error(proc.stderr)}")
     return {os.fsdecode(path) for path in proc.stdout.split(b"\0") if path}
 
 
-def _first_line(error: str) -> str:
-    lines = error.strip().splitlines()
+def git_error(stderr: bytes) -> str:
+    """The line worth showing from what a failed git command printed."""
+    lines = stderr.decode(errors="replace").strip().splitlines()
     return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else "git failed"
 
 

@@ -249,7 +249,6 @@ def read_workspace(workdir: Path, memo: Path | None = None) -> Tracked:
 
 
 MEMO_FORMAT = "gitdata-manifest-memo-2"
-_RACY_SECONDS = 0.05  # like the stat cache: a manifest this fresh may change without its stat changing
 # manifest path -> (its stat, whole directory?, directory, {file path: Entry fields})
 MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]
 
@@ -257,6 +256,8 @@ MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]
 def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -> Tracked:
     import marshal
     import time
+
+    from gitdata.statcache import RACY_SECONDS  # a manifest this fresh may change without its stat changing
 
     try:
         stored = marshal.loads(memo.read_bytes())
@@ -276,7 +277,7 @@ def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -
             entries, whole = parse(_read_bytes(item.path), f"{TREE_DIR}/{relpath}")
             directory = directory_of(relpath)
             row = (stamp, whole, directory, {join(directory, name): tuple(e) for name, e in entries.items()})
-        if now - st.st_mtime > _RACY_SECONDS:
+        if now - st.st_mtime > RACY_SECONDS:
             rows[relpath] = row
         if row[1]:
             whole_dirs.add(row[2])
