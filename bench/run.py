@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
+KEEP_MARK = "<!-- hand-written below: bench/run.py keeps everything after this line -->"
 HERE = Path(__file__).resolve().parent
 SEED_TREE, SEED_BIG, SEED_STEPS = 42, 7, 3
 TIME_BIN = shutil.which("time", path="/usr/bin:/bin")
@@ -605,7 +606,9 @@ class Bench:
         self.total = time.time() - t0
         self.load_after = os.getloadavg()
         report = render(self)
-        Path(self.opts.out).write_text(report)
+        out = Path(self.opts.out)
+        kept = out.read_text().partition(KEEP_MARK)[2] if out.exists() else ""
+        out.write_text(report + (f"\n{KEEP_MARK}{kept}" if kept else ""))
         print(table(self.rows, self.opts))
         self.log(f"wrote {self.opts.out} ({self.total:.0f} s)")
         if not self.opts.keep:
