@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.helpers import cache_objects, gd, git, write
+from tests.testing.helpers import cache_objects, gd, git, tracked_data, write
 
 CP_TEMPLATES = [
     "--init", "mkdir -p {url}",
@@ -20,15 +20,6 @@ CP_TEMPLATES = [
 
 def stored(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
-def tracked_data(repo: Path, count: int = 3) -> dict[str, bytes]:
-    files = {f"data/f{i}.bin": f"content {i}\n".encode() * (i + 1) for i in range(count)}
-    for rel, content in files.items():
-        write(repo / rel, content)
-    gd("add", "data")
-    git("commit", "-qm", "data")
-    return files
 
 
 def test_first_storage_becomes_default_and_definitions_are_committed(repo: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.helpers import cache_objects, gd, git, write
+from tests.testing.helpers import cache_objects, gd, git, tracked_data
 from tests.testing.s3server import free_port
 from tests.testing.sshd import ALIAS, SshServer, ssh_env  # noqa: F401 - fixture
 from tests.testing.sshd import sshd  # noqa: F401 - fixture
@@ -16,15 +16,6 @@ from tests.testing.sshd import sshd  # noqa: F401 - fixture
 
 def stored(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
-def tracked_data(repo: Path) -> dict[str, bytes]:
-    files = {f"data/f{i}.bin": f"content {i}\n".encode() * (100 * i + 1) for i in range(3)}
-    for rel, content in files.items():
-        write(repo / rel, content)
-    gd("add", "data")
-    git("commit", "-qm", "data")
-    return files
 
 
 def clone_of(repo: Path, tmp_path: Path) -> Path:
@@ -40,7 +31,7 @@ def errors(stderr: str) -> list[str]:
 
 
 def test_push_and_clone_side_pull_over_an_ssh_url(repo: Path, tmp_path: Path, ssh_env: SshServer) -> None:
-    files = tracked_data(repo)
+    files = tracked_data(repo, scale=100)
     store = tmp_path / "remote-store"
     gd("storage", "add", "box", f"ssh://{ssh_env.user}@127.0.0.1:{ssh_env.port}{store}")
     assert "pushed 3 object(s)" in gd("push").stderr
@@ -60,7 +51,7 @@ def test_pre_push_hook_to_a_host_from_the_ssh_config(repo: Path, tmp_path: Path,
     git("init", "-q", "--bare", str(remote))
     git("remote", "add", "origin", str(remote))
     gd("install")
-    files = tracked_data(repo)
+    files = tracked_data(repo, scale=100)
     pushed = git("push", "-u", "origin", "main")
     assert "uploaded 3 object(s) to storage 'box'" in pushed.stderr
     assert len(stored(store)) == 3
@@ -71,7 +62,7 @@ def test_pre_push_hook_to_a_host_from_the_ssh_config(repo: Path, tmp_path: Path,
 
 
 def test_a_corrupt_remote_object_is_rejected_on_pull(repo: Path, tmp_path: Path, ssh_env: SshServer) -> None:
-    files = tracked_data(repo)
+    files = tracked_data(repo, scale=100)
     store = tmp_path / "remote-store"
     gd("storage", "add", "box", f"ssh://{ssh_env.user}@127.0.0.1:{ssh_env.port}{store}")
     gd("push")
@@ -90,7 +81,7 @@ def test_a_corrupt_remote_object_is_rejected_on_pull(repo: Path, tmp_path: Path,
 
 def failed_push(repo: Path, url: str) -> tuple[str, float]:
     """The one error line of a push to `url`, and how long the push took; stdin closed."""
-    tracked_data(repo)
+    tracked_data(repo, scale=100)
     gd("storage", "add", "box", url)
     start = time.monotonic()
     push = gd("push", check=False, input="")
@@ -133,7 +124,7 @@ def test_a_bad_ssh_command_is_one_clear_line(repo: Path, ssh_env: SshServer, mon
 @pytest.mark.parametrize("url", ["ssh://me@-oProxyCommand=touch%20owned/x", "-oProxyCommand=touch owned:x",
                                  "me@-oProxyCommand=touch:x"])
 def test_a_url_that_would_reach_ssh_as_an_option_is_refused(repo: Path, ssh_env: SshServer, url: str) -> None:
-    tracked_data(repo)
+    tracked_data(repo, scale=100)
     config = repo / ".gitdata" / "config"
     config.write_text(config.read_text() + f'[storage "evil"]\n\ttype = rsync\n\turl = {url}\n')
     push = gd("push", "--storage", "evil", check=False, input="")

@@ -65,3 +65,13 @@ def ran(repo: Path) -> list[str]:
     names = log.read_text().split() if log.exists() else []
     log.write_text("")
     return names
+
+
+def tracked_data(repo: Path, count: int = 3, scale: int = 1) -> dict[str, bytes]:
+    """`count` files under data/ (file i is `scale * i + 1` lines), added and committed."""
+    files = {f"data/f{i}.bin": f"content {i}\n".encode() * (scale * i + 1) for i in range(count)}
+    for rel, content in files.items():
+        write(repo / rel, content)
+    gd("add", "data")
+    git("commit", "-qm", "data")
+    return files
