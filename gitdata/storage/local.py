@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
+from gitdata.fsutil import unique_suffix
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class LocalStorage:
                                    "storage; point the storage at an empty or new directory")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                tmp = self.root / f".{MARKER}.{secrets.token_hex(6)}.tmp"
+                tmp = self.root / f".{MARKER}.{unique_suffix()}.tmp"
                 tmp.write_bytes(MARKER_TEXT)
                 os.replace(tmp, marker)
             except OSError as exc:
@@ -128,7 +128,7 @@ class LocalStorage:
         if parent not in self._dirs:
             parent.mkdir(parents=True, exist_ok=True)
             self._dirs.add(parent)
-        tmp = parent / f".{final.name[:16]}.{secrets.token_hex(6)}.tmp"
+        tmp = parent / f".{final.name[:16]}.{unique_suffix()}.tmp"
         try:
             copy_bytes(src, tmp, 0o444)
             os.replace(tmp, final)
