@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.testing.helpers import gd, git, venv_bin, write
+from tests.testing.helpers import gd, git, spy_on_hook_python, venv_bin, write
 
 HOOKS = ("post-checkout", "post-merge", "post-rewrite", "post-commit", "pre-push")
 
@@ -89,12 +89,7 @@ def test_branch_switch_updates_data_both_ways(repo: Path, tmp_path: Path) -> Non
 def test_noop_checkout_does_not_start_python(repo: Path, tmp_path: Path) -> None:
     hooked(repo, tmp_path / "store")
     two_branches(repo)
-    log = tmp_path / "python-started"
-    spy = write(tmp_path / "spy-python", f'#!/bin/sh\necho "$@" >> {log}\nexec {venv_bin()}/python "$@"\n')
-    spy.chmod(0o755)
-    hook = repo / ".git" / "hooks" / "post-checkout"
-    text = hook.read_text()
-    hook.write_text(text.replace(text.split("GITDATA_PYTHON=", 1)[1].split("\n", 1)[0], str(spy), 1))
+    log = spy_on_hook_python(repo, "post-checkout", tmp_path)
     git("switch", "-qc", "same-data")          # same commit
     write(repo / "code.py", "print(1)\n")
     git("add", "code.py")

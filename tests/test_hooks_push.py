@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.testing.helpers import gd, git, venv_bin, write
+from tests.testing.helpers import gd, git, spy_on_hook_python, write
 
 
 def stored(storage: Path) -> int:
@@ -78,12 +78,7 @@ def test_push_is_refused_when_the_storage_cannot_take_the_data(repo: Path, tmp_p
     assert git("push", "-q", "origin", ":old").returncode == 0   # a delete needs no data
     # commits without new data need no storage, and not even Python
     git("reset", "-q", "--hard", "main~1")
-    log = tmp_path / "python-started"
-    spy = write(tmp_path / "spy-python", f'#!/bin/sh\necho "$@" >> {log}\nexec {venv_bin()}/python "$@"\n')
-    spy.chmod(0o755)
-    hook = repo / ".git" / "hooks" / "pre-push"
-    text = hook.read_text()
-    hook.write_text(text.replace(text.split("GITDATA_PYTHON=", 1)[1].split("\n", 1)[0], str(spy), 1))
+    log = spy_on_hook_python(repo, "pre-push", tmp_path)
     write(repo / "code.py", "x = 1\n")
     git("add", "code.py")
     git("commit", "-qm", "code only")

@@ -64,6 +64,11 @@ def kill_points(total: int, trials: int, seed: str) -> list[int]:
     return points
 
 
+def unused_pid() -> int:
+    """A pid no process can have (above the kernel's limit): a dead writer's."""
+    return int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+
+
 def copy_scenario(template: Path, dest: Path) -> Path:
     shutil.copytree(template, dest, symlinks=True)
     return dest

@@ -69,16 +69,25 @@ def build_commit(root: Path) -> Scenario:
     return Scenario(root, "repo", ["commit"], originals)
 
 
-def build_checkout(root: Path, force: bool = False) -> Scenario:
-    repo, data = _new_repo(root, "checkout")
+def two_branches(root: Path, seed: str, hooks: bool = False) -> tuple[Path, h.DataSet, h.DataSet]:
+    """A repo whose main holds data A and whose branch `other` holds data B, with main
+    checked out: without hooks its manifests say A while its files say B."""
+    repo, data = _new_repo(root, seed)
+    if hooks:
+        gd("install", cwd=repo)
     gd("add", "data", "big.bin", cwd=repo)
     _commit_all(repo, "A")
     git("checkout", "-q", "-b", "other", cwd=repo)
-    other = h.make_data("checkout-B", count=5, big=1 << 20)
+    other = h.make_data(f"{seed}-B", count=5, big=1 << 20)
     h.write_data(repo, other)
     gd("commit", cwd=repo)
     _commit_all(repo, "B")
-    git("checkout", "-q", "main", cwd=repo)  # no hooks: manifests say A, files say B
+    git("checkout", "-q", "main", cwd=repo)
+    return repo, data, other
+
+
+def build_checkout(root: Path, force: bool = False) -> Scenario:
+    repo, data, other = two_branches(root, "checkout")
     unsaved = b"edited by hand, never added " * 500
     (repo / "data/part-07.bin").write_bytes(unsaved)
     originals = data.digests() | other.digests() | {h.digest_bytes(unsaved)}
@@ -175,7 +184,7 @@ def test_temp_files_of_killed_processes_are_never_tracked(repo: Path) -> None:
     (repo / "d").mkdir()
     (repo / "d/f").write_bytes(b"one")
     gd("add", "d")
-    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    dead_pid = h.unused_pid()
     stale = repo / f"d/.f.gitdata-0123abcd-{dead_pid}-0.tmp"
     stale.write_bytes(b"one")
     import os
@@ -238,7 +247,7 @@ def test_half_written_manifest_of_a_killed_process_is_cleaned(repo: Path) -> Non
     (repo / "d").mkdir()
     (repo / "d/f").write_bytes(b"one")
     gd("add", "d")
-    dead_pid = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1
+    dead_pid = h.unused_pid()
     stale = repo / f".gitdata/tree/d/.%manifest.gitdata-0123abcd-{dead_pid}-3.tmp"
     stale.write_bytes(b"#gitdata-manifest v1\nhal")
     h.assert_fsck(repo, "stale manifest temp file")

@@ -9,23 +9,14 @@ from pathlib import Path
 import pytest
 
 from tests.faults import harness as h
-from tests.faults.test_kill import Scenario, _commit_all, _new_repo
+from tests.faults.test_kill import Scenario, _commit_all, _new_repo, two_branches
 from tests.testing.helpers import gd, git
 
 _templates: dict[str, tuple[Scenario, int]] = {}
 
 
 def build_hook(root: Path, argv: tuple[str, ...] = ("checkout", "-q", "other")) -> Scenario:
-    repo, data = _new_repo(root, "hook")
-    gd("install", cwd=repo)
-    gd("add", "data", "big.bin", cwd=repo)
-    _commit_all(repo, "A")
-    git("checkout", "-q", "-b", "other", cwd=repo)
-    other = h.make_data("hook-B", count=5, big=1 << 20)
-    h.write_data(repo, other)
-    gd("commit", cwd=repo)
-    _commit_all(repo, "B")
-    git("checkout", "-q", "main", cwd=repo)       # the hook brings A back
+    repo, data, other = two_branches(root, "hook", hooks=True)   # the hook brought A back
     assert h.files_with_content(repo, data.files) == {rel: h.digest_bytes(b) for rel, b in data.files.items()}
     return Scenario(root, "repo", list(argv), data.digests() | other.digests())
 

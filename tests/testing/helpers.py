@@ -59,6 +59,18 @@ def venv_bin() -> str:
     return str(Path(sys.executable).parent)
 
 
+def spy_on_hook_python(repo: Path, hook: str, tmp_path: Path) -> Path:
+    """Make the installed hook start Python through a wrapper that logs each start;
+    returns the log (absent while the hook never started Python)."""
+    log = tmp_path / "python-started"
+    spy = write(tmp_path / "spy-python", f'#!/bin/sh\necho "$@" >> {log}\nexec {venv_bin()}/python "$@"\n')
+    spy.chmod(0o755)
+    path = repo / ".git" / "hooks" / hook
+    text = path.read_text()
+    path.write_text(text.replace(text.split("GITDATA_PYTHON=", 1)[1].split("\n", 1)[0], str(spy), 1))
+    return log
+
+
 def ran(repo: Path) -> list[str]:
     """The pipeline steps that ran since the last call (test steps append their name to .ran-log)."""
     log = repo / ".ran-log"
