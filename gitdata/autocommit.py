@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
 from gitdata.fsutil import atomic_write, remove_empty_parents
+from gitdata.git import identity, run_git
 
 if TYPE_CHECKING:
     import pygit2
@@ -79,7 +78,7 @@ def to_branch(project: Project, branch: str, from_ref: str | None, message: str,
 
 def _branch_ref(repo: GitRepo, branch: str) -> str:
     ref = branch if branch.startswith("refs/heads/") else f"refs/heads/{branch}"
-    if subprocess.run(["git", "check-ref-format", ref], cwd=repo.workdir).returncode != 0:
+    if run_git(repo, ["check-ref-format", ref]).returncode != 0:
         raise UsageError(f"'{branch}' is not a valid branch name")
     return ref
 
@@ -101,8 +100,7 @@ def _parent(repo: GitRepo, ref: str, from_ref: str | None) -> pygit2.Commit | No
 
 
 def _refuse_checked_out_elsewhere(repo: GitRepo, ref: str) -> None:
-    listing = subprocess.run(["git", "worktree", "list", "--porcelain"], cwd=repo.workdir,
-                             capture_output=True, text=True).stdout
+    listing = run_git(repo, ["worktree", "list", "--porcelain"]).stdout.decode("utf-8", "surrogateescape")
     if f"branch {ref}" in listing.splitlines():
         raise GitDataError(f"{ref[len('refs/heads/'):]} is checked out in another worktree; commit there")
 
@@ -110,10 +108,9 @@ def _refuse_checked_out_elsewhere(repo: GitRepo, ref: str) -> None:
 def _refuse_unstaged(repo: GitRepo) -> None:
     """The manifests and .gitignore files are put back from the index afterwards,
     so they must not hold unstaged changes."""
-    proc = subprocess.run(["git", "diff", "--name-only", "--", ".gitdata/tree", ":(glob)**/.gitignore"],
-                          cwd=repo.workdir, capture_output=True, text=True)
-    if proc.stdout.strip():
-        first = proc.stdout.split()[0]
+    changed = run_git(repo, ["diff", "--name-only", "-z", "--", ".gitdata/tree", ":(glob)**/.gitignore"]).stdout
+    if changed:
+        first = changed.split(b"\0")[0].decode("utf-8", "surrogateescape")
         raise GitDataError(f"{first} has unstaged changes; stage or discard them before --to-branch")
 
 
@@ -190,8 +187,8 @@ def _commit_on(repo: GitRepo, ref: str, parent: pygit2.Commit | None, staged: li
     if parent is not None and tree_id == parent.tree_id and raw.references.get(ref) is not None \
             and raw.references[ref].peel().id == parent.id:
         raise GitDataError(f"nothing to commit: {ref[len('refs/heads/'):]} already has this data")
-    signature = raw.default_signature
-    oid = raw.create_commit(None, signature, signature, message, tree_id, [parent.id] if parent else [])
+    oid = raw.create_commit(None, identity(repo, "author"), identity(repo, "committer"), message, tree_id,
+                            [parent.id] if parent else [])
     current = raw.references.get(ref)
     if current is None:
         raw.references.create(ref, oid)
