@@ -101,6 +101,14 @@ def unset(repo: GitRepo, key: str, local: bool = False) -> None:
     _memo.clear()
 
 
+def remove_section(repo: GitRepo, section: str, local: bool = False) -> None:
+    """Drop a section with what is left in it (the empty header git keeps once its last
+    key is gone); nothing happens if there is none."""
+    path = _local_path(repo) if local else _file_path(repo)
+    git_config_file(path, "--remove-section", LOCAL_PREFIX + section if local else section)
+    _memo.clear()
+
+
 def hash_algorithm(repo: GitRepo) -> str:
     from gitdata.hashing import DEFAULT_ALGORITHM, algorithm_name
 

@@ -49,6 +49,10 @@ def test_remove_forgets_the_storage_but_never_its_data(repo: Path, tmp_path: Pat
     assert "not touched" in out.stderr
     assert stored(store) == before
     assert json.loads(gd("storage", "list", "--json").stdout) == []
+    assert "storage" not in (repo / ".gitdata" / "config").read_text()   # no empty section left
+    gd("storage", "add", "mine", str(tmp_path / "mine"), "--local")
+    gd("storage", "remove", "mine")
+    assert "storage" not in (repo / ".git" / "config").read_text()
     push = gd("push", check=False)
     assert push.returncode == 1 and "no storage configured" in push.stderr
 

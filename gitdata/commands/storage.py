@@ -170,11 +170,8 @@ def remove_storage(project: Project, name: str) -> None:
 
 def _drop_empty_sections(project: Project, name: str) -> None:
     """The section headers git leaves behind once their last key is gone."""
-    import subprocess
-
-    for args in (["-f", str(project.workdir / CONFIG_PATH), "--remove-section", f"storage.{name}"],
-                 ["--file", str(project.repo.common_dir / "config"), "--remove-section", f"gitdata.storage.{name}"]):
-        subprocess.run(["git", "config", *args], capture_output=True, stdin=subprocess.DEVNULL)
+    for local in (False, True):
+        config.remove_section(project.repo, f"storage.{name}", local=local)
 
 
 def set_default(project: Project, name: str, local: bool = False) -> None:
