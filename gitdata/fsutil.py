@@ -22,7 +22,19 @@ def unique_suffix() -> str:
 
 
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name[:40]}.gitdata-{unique_suffix()}.tmp")
+    return Path(temp_path(str(path)))
+
+
+def temp_path(target: str) -> str:
+    """A fresh temp name beside `target` (a string: this is on hot paths)."""
+    directory, _, name = target.rpartition(os.sep)
+    return f"{directory}{os.sep}.{name[:40]}.gitdata-{unique_suffix()}.tmp"
+
+
+def _ensure_parent(target: str) -> None:
+    directory = target.rpartition(os.sep)[0]
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
 
 
 _TEMP_RE = re.compile(r"^\..*\.gitdata-[0-9a-f]{8}-([0-9]+)-[0-9]+\.tmp$", re.DOTALL)
@@ -123,9 +135,7 @@ def place_new(obj: str, target: str, method: str, executable: bool) -> str | Non
     reflinks always take `materialise`."""
     if method == "reflink":
         return None
-    directory = target.rpartition(os.sep)[0]
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
+    _ensure_parent(target)
     try:
         if method == "symlink":
             os.symlink(obj, target)
@@ -155,10 +165,8 @@ def materialise(obj: str | Path, target: str | Path, method: str, executable: bo
     """Put the cache object `obj` at `target` atomically with the given method.
     Returns the method actually used (reflink falls back to copy)."""
     target = str(target)
-    directory, _, name = target.rpartition(os.sep)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, exist_ok=True)
-    tmp = f"{directory}{os.sep}.{name[:40]}.gitdata-{unique_suffix()}.tmp"
+    _ensure_parent(target)
+    tmp = temp_path(target)
     try:
         used = method
         if method == "symlink":
