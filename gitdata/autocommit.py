@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
+    """--commit, -m, --to-branch and --from-ref: what a recording command does with its result."""
+    parser.add_argument("--commit", action="store_true", help="also make a git commit of the recorded changes")
+    parser.add_argument("-m", "--message", help="commit message for --commit or --to-branch")
     parser.add_argument("--to-branch", metavar="BRANCH",
                         help="commit the result on BRANCH (created if needed) without leaving this branch")
     parser.add_argument("--from-ref", metavar="REF", help="with --to-branch: start BRANCH from REF")

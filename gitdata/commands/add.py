@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-commit", action="store_true", help="record the digests without caching the content")
     parser.add_argument("--include-git-files", action="store_true",
                         help="also take over files git tracks (they leave git's index)")
-    parser.add_argument("--commit", action="store_true", help="also commit the recorded changes")
-    parser.add_argument("-m", "--message", help="commit message for --commit")
     from gitdata.autocommit import add_options
 
     add_options(parser)

@@ -15,8 +15,6 @@ from gitdata.workspace import compare
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH")
-    parser.add_argument("--commit", action="store_true", help="also make a git commit of the recorded changes")
-    parser.add_argument("-m", "--message", help="commit message for --commit")
     from gitdata.autocommit import add_options
 
     add_options(parser)
