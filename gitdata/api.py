@@ -98,15 +98,12 @@ class Repo:
 
     def status(self, *paths: str | os.PathLike[str]) -> dict[str, list[str]]:
         """What needs attention: {'modified', 'missing', 'not_in_cache', 'untracked'} -> paths."""
-        from gitdata.project import select
-        from gitdata.workspace import compare
+        from gitdata.cleanmemo import workspace_status
 
         project = self._project()
         scopes = self._scopes(project, paths)
-        tracked = project.tracked()
         with self._output():
-            status = compare(project.repo, tracked, select(tracked, scopes), project.cache,
-                             project.stat_cache(), scopes)
+            status = workspace_status(project, scopes)[0]
         return dict(status._asdict())
 
     def checkout(self, *paths: str | os.PathLike[str], method: str | None = None,

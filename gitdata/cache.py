@@ -149,6 +149,20 @@ class Cache:
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
 
+    def stamp(self) -> tuple[tuple[str, int], ...]:
+        """The mtimes of the object directories. Removing an object changes its
+        directory's mtime, so while the stamp is the same no object went away."""
+        stamps = []
+        try:
+            algo_dirs = [d for d in os.scandir(self.root) if d.name != "tmp" and d.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return ()
+        for algo_dir in algo_dirs:
+            stamps.append((algo_dir.name, algo_dir.stat(follow_symlinks=False).st_mtime_ns))
+            stamps += ((f"{algo_dir.name}/{d.name}", d.stat(follow_symlinks=False).st_mtime_ns)
+                       for d in os.scandir(algo_dir.path))
+        return tuple(sorted(stamps))
+
 
 def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:
     """Kernel copy with hashing alongside; plain reads and writes where the kernel

@@ -248,6 +248,16 @@ def read_workspace(workdir: Path, memo: Path | None = None) -> Tracked:
     return _read_with_memo(found, memo)
 
 
+def manifest_stamps(workdir: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """(path, size, mtime_ns, inode) of every manifest in the worktree: while these
+    are the same, so is what the manifests say."""
+    stamps = []
+    for relpath, item in _manifest_files(str(workdir / TREE_DIR)):
+        st = item.stat(follow_symlinks=False)
+        stamps.append((relpath, st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(sorted(stamps))
+
+
 MEMO_FORMAT = "gitdata-manifest-memo-2"
 # manifest path -> (its stat, whole directory?, directory, {file path: Entry fields})
 MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]

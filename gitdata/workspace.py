@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, TypeVar
+from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, TypeVar
 
 from gitdata.cache import Cache
 from gitdata.errors import GitDataError
@@ -109,13 +109,21 @@ def _quick_state(path: str, rel: str, entry: Entry, cache: Cache,
 def file_states(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache, stats: StatCache) -> list[str]:
     """CLEAN, MODIFIED or MISSING for each (path, entry): stat first, then hash in
     parallel only the files whose stat the stat cache does not vouch for."""
+    return states_and_stats(repo, items, cache, stats)[0]
+
+
+def states_and_stats(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache,
+                     stats: StatCache) -> tuple[list[str], list[os.stat_result | None]]:
+    """file_states(), and the stat each state was judged by (None for a missing file)."""
     prefix = f"{repo.workdir}{os.sep}"
     states: list[str | None] = []
+    seen: list[os.stat_result | None] = []
     to_hash: list[tuple[int, str, Entry, os.stat_result]] = []
     known = stats.rows()
     for index, (rel, entry) in enumerate(items):
         state, st = _quick_state(prefix + rel, rel, entry, cache, known)
         states.append(state)
+        seen.append(st)
         if state is None:
             assert st is not None, "_quick_state leaves the state open only for a file it could stat"
             to_hash.append((index, rel, entry, st))
@@ -135,7 +143,7 @@ def file_states(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache, sta
             fresh.append((rel, st, digest))
     stats.remember(fresh, started)
     stats.flush()
-    return states  # type: ignore[return-value]
+    return states, seen  # type: ignore[return-value]
 
 
 def file_state(repo: GitRepo, rel: str, entry: Entry, cache: Cache, stats: StatCache) -> str:
@@ -152,37 +160,50 @@ class Status(NamedTuple):
 def compare(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry], cache: Cache, stats: StatCache,
             scopes: list[str]) -> Status:
     """What in `scope` differs from the manifests, plus untracked files under whole directories."""
+    return compare_and_stats(repo, tracked, scope, cache, stats, scopes)[0]
+
+
+def compare_and_stats(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry], cache: Cache, stats: StatCache,
+                      scopes: list[str]) -> tuple[Status, dict[str, os.stat_result]]:
+    """compare(), and the stat of each file found clean with its object in the cache."""
     items = sorted(scope.items())
-    states = file_states(repo, items, cache, stats)
+    states, seen = states_and_stats(repo, items, cache, stats)
     modified = [rel for (rel, _), s in zip(items, states) if s == MODIFIED]
     missing = [rel for (rel, _), s in zip(items, states) if s == MISSING]
     absent = cache.missing(entry.digest for (_, entry), s in zip(items, states) if s == CLEAN)
     not_in_cache = [rel for (rel, entry), s in zip(items, states) if s == CLEAN and entry.digest in absent]
+    clean = {rel: st for (rel, entry), s, st in zip(items, states, seen)
+             if s == CLEAN and st is not None and entry.digest not in absent}
     untracked = untracked_files(repo, tracked, scopes)
-    return Status(modified, missing, not_in_cache, untracked)
+    return Status(modified, missing, not_in_cache, untracked), clean
 
 
-def walk_files(workdir: Path, directory: str, rules: IgnoreRules,
-               known: dict[str, set[str]] | None = None, symlinks: set[str] | None = None) -> Iterator[str]:
+def walk_files(workdir: Path, directory: str, rules: IgnoreRules, known: Mapping[str, Collection[str]] | None = None,
+               symlinks: set[str] | None = None, known_are_files: bool = False) -> Iterator[str]:
     """Repo-relative paths of the regular files and symlinks under a directory, minus ignored
     ones and minus `known` names (directory -> file names), which cost one set lookup each.
-    The symlinks among them are also put in `symlinks`, when given (free: no extra stat)."""
+    The symlinks among them are also put in `symlinks`, when given (free: no extra stat).
+    With `known_are_files` (the caller has just seen each known name as a file), a
+    directory holding as many entries as known names holds nothing else."""
+    path = os.path.join(workdir, directory)
+    skip = known.get(directory) if known else None
     try:
-        items = list(os.scandir(os.path.join(workdir, directory)))
+        if skip and known_are_files and len(os.listdir(path)) == len(skip):
+            return
+        items = list(os.scandir(path))
     except (FileNotFoundError, NotADirectoryError):
         return
-    skip = known.get(directory, set()) if known else set()
+    if skip:  # usually nearly all of them: filtered in one comprehension
+        items = [item for item in items if item.name not in skip or item.is_dir(follow_symlinks=False)]
     prefix = directory + "/" if directory else ""
     for item in items:
-        if item.name in skip and not item.is_dir(follow_symlinks=False):
-            continue
         rel = prefix + item.name
         if is_temp_name(item.name):  # left by a killed git-data process: never data
             remove_if_stale(item.path)
             continue
         if item.is_dir(follow_symlinks=False):
             if not rules.ignored(rel, is_dir=True):
-                yield from walk_files(workdir, rel, rules, known, symlinks)
+                yield from walk_files(workdir, rel, rules, known, symlinks, known_are_files)
         elif item.is_file(follow_symlinks=False) and not rules.ignored(rel):
             yield rel   # never fifos, sockets or devices: reading those blocks or means nothing
         elif item.is_symlink() and not rules.ignored(rel):
@@ -192,17 +213,28 @@ def walk_files(workdir: Path, directory: str, rules: IgnoreRules,
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:
-    roots = [d for d in tracked.whole_dirs if any(is_under(d, s) or is_under(s, d) for s in scopes)]
+    return untracked_among(repo, names_by_dir(tracked.files), tracked.whole_dirs, scopes)
+
+
+def names_by_dir(paths: Iterable[str]) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = {}
+    for rel in paths:
+        directory, _, name = rel.rpartition("/")
+        grouped.setdefault(directory, set()).add(name)
+    return grouped
+
+
+def untracked_among(repo: GitRepo, tracked_names: Mapping[str, Collection[str]], whole_dirs: Iterable[str],
+                    scopes: list[str], tracked_are_files: bool = False) -> list[str]:
+    """Files under the whole directories in `scopes` that are not among the tracked
+    names (directory -> names in it); see walk_files() for `tracked_are_files`."""
+    roots = [d for d in whole_dirs if any(is_under(d, s) or is_under(s, d) for s in scopes)]
     if not roots:
         return []
     rules = IgnoreRules(repo.workdir)
-    names_by_dir: dict[str, set[str]] = {}
-    for rel in tracked.files:
-        directory, _, name = rel.rpartition("/")
-        names_by_dir.setdefault(directory, set()).add(name)
     found = set()
     for root in roots:
-        for rel in walk_files(repo.workdir, root, rules, names_by_dir):
+        for rel in walk_files(repo.workdir, root, rules, tracked_names, known_are_files=tracked_are_files):
             if any(is_under(rel, s) for s in scopes):
                 found.add(rel)
     if found:

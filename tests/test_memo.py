@@ -1,9 +1,10 @@
-"""The per-worktree caches (file digests by stat, parsed manifests by stat) speed
-commands up but must never change an answer: stale, foreign or damaged caches are
-ignored."""
+"""The per-worktree caches (file digests by stat, parsed manifests by stat, files last
+seen clean) speed commands up but must never change an answer: stale, foreign or
+damaged caches are ignored."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 from pathlib import Path
 
@@ -17,6 +18,19 @@ def backdate(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file() and ".git" not in path.relative_to(root).parts[:1]:
             os.utime(path, (LONG_AGO, LONG_AGO))
+
+
+def settle(repo: Path) -> None:
+    """backdate(), and the cache's object directories too: only then is the clean memo kept."""
+    backdate(repo)
+    for directory in (repo / ".git" / "data" / "cache").rglob("*"):
+        if directory.is_dir():
+            os.utime(directory, (LONG_AGO, LONG_AGO))
+
+
+def clean_memo(repo: Path) -> Path:
+    [memo] = (repo / ".git" / "data" / "statcache").glob("*.clean")
+    return memo
 
 
 def caches(repo: Path) -> list[Path]:
@@ -60,8 +74,9 @@ def test_a_manifest_changed_behind_the_cache_is_read_again(repo: Path) -> None:
 def test_damaged_caches_are_ignored(repo: Path) -> None:
     write(repo / "data" / "a.csv", "a\n")
     gd("add", "data")
-    backdate(repo)
+    settle(repo)
     assert status(repo) == CLEAN
+    assert {p.suffix for p in caches(repo)} >= {".files", ".manifests", ".clean"}
     for cache in caches(repo):
         cache.write_bytes(b"\x00garbage")
     assert status(repo) == CLEAN
@@ -84,3 +99,65 @@ def test_worktrees_keep_their_own_caches(repo: Path, tmp_path: Path) -> None:
     os.utime(other / "data" / "a.csv", (LONG_AGO, LONG_AGO))
     assert json.loads(gd("status", "--json", cwd=other).stdout)["modified"] == ["data/a.csv"]
     assert status(repo) == CLEAN
+
+
+def test_a_no_op_status_is_answered_from_the_clean_memo(repo: Path) -> None:
+    for name in ("a", "b"):
+        write(repo / "data" / f"{name}.csv", f"{name}\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    written = clean_memo(repo).stat()
+    assert status(repo) == CLEAN
+    assert clean_memo(repo).stat().st_ino == written.st_ino   # not computed again, so not rewritten
+    write(repo / "data" / "a.csv", "A\n")
+    assert status(repo)["modified"] == ["data/a.csv"]
+
+
+def test_the_clean_memo_sees_new_files_and_objects_gone_from_the_cache(repo: Path) -> None:
+    for name in ("a", "b"):
+        write(repo / "data" / f"{name}.csv", f"{name}\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    write(repo / "data" / "new.csv", "new\n")
+    assert status(repo)["untracked"] == ["data/new.csv"]
+    (repo / "data" / "new.csv").unlink()
+    (repo / "data" / "b.csv").unlink()
+    write(repo / "data" / "c.csv", "c\n")            # as many entries as before
+    assert status(repo)["missing"] == ["data/b.csv"]
+    assert status(repo)["untracked"] == ["data/c.csv"]
+    gd("checkout", "data")
+    (repo / "data" / "c.csv").unlink()
+    settle(repo)
+    assert status(repo) == CLEAN
+    digest = json.loads(gd("ls", "--json", "data/a.csv").stdout)["files"][0]["digest"]
+    algorithm, _, hexdigest = digest.partition(":")
+    (repo / ".git" / "data" / "cache" / algorithm / hexdigest[:2] / hexdigest[2:]).unlink()
+    assert status(repo)["not_in_cache"] == ["data/a.csv"]
+
+
+def test_a_scoped_status_answers_for_its_scope_only(repo: Path) -> None:
+    write(repo / "data" / "one" / "a.csv", "a\n")
+    write(repo / "data" / "two" / "b.csv", "b\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    write(repo / "data" / "one" / "a.csv", "A\n")
+    write(repo / "data" / "two" / "new.csv", "new\n")
+    scoped = json.loads(gd("status", "--json", "data/two").stdout)
+    assert scoped == {**CLEAN, "untracked": ["data/two/new.csv"]}
+    assert status(repo) == {**CLEAN, "modified": ["data/one/a.csv"], "untracked": ["data/two/new.csv"]}
+
+
+def test_a_clean_memo_of_the_wrong_shape_is_ignored(repo: Path) -> None:
+    write(repo / "data" / "a.csv", "a\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    stored = marshal.loads(clean_memo(repo).read_bytes())
+    for by_dir in ({"data": ("a.csv",)}, {"data": {"a.csv": "?"}}, ["data"]):
+        clean_memo(repo).write_bytes(marshal.dumps(stored[:3] + (by_dir, stored[4])))
+        (repo / "data" / "a.csv").unlink()
+        assert status(repo)["missing"] == ["data/a.csv"]
+        gd("checkout", "data")

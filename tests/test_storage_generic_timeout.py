@@ -90,7 +90,9 @@ def test_ctrl_c_or_a_kill_stops_the_commands_in_flight(repo: Path, tmp_path: Pat
         _, stderr = push.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(push.pid, signal.SIGKILL)
-        raise AssertionError(f"git data push did not stop on {signal.Signals(signum).name}") from None
+        _, stderr = push.communicate()
+        raise AssertionError(f"git data push did not stop on {signal.Signals(signum).name}; "
+                             f"its stderr: {stderr!r}") from None
     assert push.returncode != 0 and "Traceback" not in stderr
     assert all_gone(started)
     assert pids_in(pids) == started   # nothing was retried after the signal

@@ -5,8 +5,9 @@ import argparse
 from typing import Any
 
 from gitdata import output
+from gitdata.cleanmemo import workspace_status
 from gitdata.project import open_project, scopes_or_all, select
-from gitdata.workspace import Status, compare
+from gitdata.workspace import Status
 
 GROUPS = (
     ("modified", "Modified (use 'git data commit' to record, 'git data checkout' to discard)", "red"),
@@ -30,13 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     project = open_project()
     scopes = scopes_or_all(project, args.paths)
-    tracked = project.tracked()
-    status = compare(project.repo, tracked, select(tracked, scopes), project.cache, project.stat_cache(), scopes)
+    status, total = workspace_status(project, scopes)
     absent = None
     if args.check_storage or args.storage:
         from gitdata.transfer import not_in_storage
 
-        absent = not_in_storage(project, select(tracked, scopes), args.storage)
+        absent = not_in_storage(project, select(project.tracked(), scopes), args.storage)
     from gitdata.merge import conflicts_if_merging, conflicts_json, show_conflicts
 
     conflicts = conflicts_if_merging(project.repo)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if conflicts:
             show_conflicts(conflicts)
-        show(status, len(tracked.files))
+        show(status, total)
         if absent:
             output.out()
             output.out(f"Not in storage '{args.storage or 'default'}' (use 'git data push'):")

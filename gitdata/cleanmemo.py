@@ -1,0 +1,118 @@
+"""The workspace as last seen clean: what makes a no-op `git data status` cheap.
+
+For one state of the manifests and of the cache, the memo lists every tracked file
+and, for each file that was clean with its object in the cache, the stat it had then
+(git's index does the same for `git status`). While the manifests and the cache's
+object directories keep their stamps, a file with that same stat needs no other look:
+no manifest parsing, no stat-cache lookup, no cache listing. Every other file goes
+through the full comparison, which writes a new memo. It is only a cache: a lost,
+stale or damaged memo costs time, never a wrong answer."""
+from __future__ import annotations
+
+import marshal
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
+
+from gitdata.fsutil import atomic_write
+from gitdata.manifest import manifest_stamps
+from gitdata.paths import join
+from gitdata.project import Project, select, under_any
+from gitdata.statcache import RACY_SECONDS, Key, key_of, memo_path
+from gitdata.workspace import Status, compare_and_stats, untracked_among
+
+FORMAT = "gitdata-clean-memo-2"
+
+
+class Memo(NamedTuple):
+    by_dir: dict[str, dict[str, Key | None]]   # directory -> tracked name -> its stat when last seen clean
+    whole_dirs: list[str]
+
+
+def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
+    """What compare() says about the tracked files in `scopes`, and how many files are tracked."""
+    started = time.time()
+    path = memo_path(project.repo.data_dir, project.workdir, "clean")
+    stamps = (manifest_stamps(project.workdir), project.cache.stamp())
+    memo = _load(path, str(project.workdir), stamps)
+    changed = None
+    if memo is not None:
+        changed = _changed(str(project.workdir), memo.by_dir, scopes)
+        if changed == []:
+            # all of them just seen as files only when every tracked path was in scope
+            untracked = untracked_among(project.repo, memo.by_dir, memo.whole_dirs, scopes,
+                                        tracked_are_files="" in scopes)
+            return Status([], [], [], untracked), sum(map(len, memo.by_dir.values()))
+    tracked = project.tracked()
+    scope = select(tracked, scopes)
+    check = scope if changed is None else {rel: scope[rel] for rel in changed}
+    status, clean = compare_and_stats(project.repo, tracked, check, project.cache, project.stat_cache(), scopes)
+    by_dir = memo.by_dir if memo is not None else _unvouched(tracked.files)
+    for rel in check:
+        st = clean.get(rel)
+        directory, _, name = rel.rpartition("/")
+        by_dir[directory][name] = key_of(st) if st is not None and started - st.st_mtime > RACY_SECONDS else None
+    if _settled(stamps, started):
+        _save(path, str(project.workdir), stamps, Memo(by_dir, sorted(tracked.whole_dirs)))
+    return status, len(tracked.files)
+
+
+def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]], scopes: list[str]) -> list[str] | None:
+    """The paths in `scopes` whose stat is not the one the memo vouches for (this loop is
+    the whole cost of a no-op status); None when no tracked path is in scope."""
+    lstat = os.lstat
+    changed = []
+    in_scope = False
+    for directory, names in by_dir.items():
+        if not under_any(directory, scopes):
+            names = {n: key for n, key in names.items() if under_any(join(directory, n), scopes)}
+        in_scope = in_scope or bool(names)
+        prefix = f"{workdir}/{directory}/" if directory else f"{workdir}/"
+        for name, key in names.items():
+            try:
+                st = lstat(prefix + name)
+            except OSError:
+                changed.append(join(directory, name))
+                continue
+            if key != (st.st_size, st.st_mtime_ns, st.st_ino):
+                changed.append(join(directory, name))
+    return changed if in_scope else None
+
+
+def _unvouched(paths: Iterable[str]) -> dict[str, dict[str, Key | None]]:
+    by_dir: dict[str, dict[str, Key | None]] = {}
+    for rel in paths:
+        directory, _, name = rel.rpartition("/")
+        by_dir.setdefault(directory, {})[name] = None
+    return by_dir
+
+
+def _settled(stamps: tuple[Any, ...], started: float) -> bool:
+    """Whether no manifest and no object directory changed just before we looked: one
+    that did could change again within the same mtime tick, unseen by its stamp."""
+    manifests, cache = stamps
+    newest = max([m[2] for m in manifests] + [c[1] for c in cache], default=0)
+    return newest < (started - RACY_SECONDS) * 1e9
+
+
+def _load(path: Path, workdir: str, stamps: tuple[Any, ...]) -> Memo | None:
+    try:
+        with open(path, "rb") as handle:
+            stored = marshal.loads(handle.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not (isinstance(stored, tuple) and len(stored) == 5 and stored[:3] == (FORMAT, workdir, stamps)):
+        return None
+    by_dir, whole_dirs = stored[3:]
+    if not (isinstance(by_dir, dict) and all(isinstance(names, dict) for names in by_dir.values())):
+        return None  # a stat of the wrong shape merely never matches; these would crash
+    return Memo(by_dir, whole_dirs)
+
+
+def _save(path: Path, workdir: str, stamps: tuple[Any, ...], memo: Memo) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, marshal.dumps((FORMAT, workdir, stamps, memo.by_dir, memo.whole_dirs)))
+    except OSError:
+        pass  # only a cache (a full disk, say)
