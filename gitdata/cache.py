@@ -19,8 +19,9 @@ _CREATE_RW = os.O_RDWR | os.O_CREAT | os.O_EXCL  # the copy is read back to be h
 
 
 class Cache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, listing_memo: Path | None = None) -> None:
         self.root = root
+        self.listing_memo = listing_memo   # where missing() keeps directory listings
         self.tmp_dir = root / "tmp"
         self._prefix = str(root) + os.sep
         self._tmp_ready = False
@@ -44,19 +45,48 @@ class Cache:
         wanted = set(digests)
         if len(wanted) < 2000:
             return {d for d in wanted if not self.has(d)}
-        by_dir: dict[str, list[str]] = {}
-        for digest in wanted:  # "b3:abcd…" lives in "b3/ab/cd…"
-            cut = digest.index(":") + 3
-            by_dir.setdefault(digest[:cut], []).append(digest)
-        absent: set[str] = set()
-        for head, digests in by_dir.items():
+        return wanted.difference(*(digests for _, digests in self._listings().values()))
+
+    def _listings(self) -> dict[str, tuple[int, list[str]]]:
+        """Object directory -> (its mtime, the digests in it). A directory whose mtime is
+        what the listing memo says is not listed again: adding or removing an object
+        changes it."""
+        import marshal
+        import time
+
+        from gitdata.statcache import RACY_SECONDS
+
+        known = _read_marshal(self.listing_memo) if self.listing_memo else {}
+        listings = {}
+        settled = {}
+        settled_before = time.time_ns() - int(RACY_SECONDS * 1e9)
+        for key, path, mtime in self._object_dirs():
+            row = known.get(key)
+            if not (isinstance(row, tuple) and len(row) == 2 and row[0] == mtime and isinstance(row[1], list)):
+                head = key.replace("/", ":", 1)   # "b3/ab" holds "b3:ab…"
+                row = (mtime, [head + name for name in os.listdir(path)])
+            listings[key] = row
+            if mtime < settled_before:   # one changed this recently could change unseen
+                settled[key] = row
+        if self.listing_memo and settled != known:
+            from gitdata.fsutil import atomic_write
+
             try:
-                names = set(os.listdir(self._prefix + head.replace(":", "/", 1)))
-            except FileNotFoundError:
-                names = set()
-            cut = len(head)
-            absent.update(d for d in digests if d[cut:] not in names)
-        return absent
+                self.listing_memo.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.listing_memo, marshal.dumps(settled))
+            except OSError:
+                pass  # only a cache
+        return listings
+
+    def _object_dirs(self) -> Iterator[tuple[str, str, int]]:
+        """("b3/ab", its path, its mtime) for every object directory."""
+        try:
+            algo_dirs = [d for d in os.scandir(self.root) if d.name != "tmp" and d.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return
+        for algo_dir in algo_dirs:
+            for shard in os.scandir(algo_dir.path):
+                yield f"{algo_dir.name}/{shard.name}", shard.path, shard.stat(follow_symlinks=False).st_mtime_ns
 
     def new_temp(self) -> Path:
         return Path(self._new_temp())
@@ -151,17 +181,9 @@ class Cache:
 
     def stamp(self) -> tuple[tuple[str, int], ...]:
         """The mtimes of the object directories. Removing an object changes its
-        directory's mtime, so while the stamp is the same no object went away."""
-        stamps = []
-        try:
-            algo_dirs = [d for d in os.scandir(self.root) if d.name != "tmp" and d.is_dir(follow_symlinks=False)]
-        except FileNotFoundError:
-            return ()
-        for algo_dir in algo_dirs:
-            stamps.append((algo_dir.name, algo_dir.stat(follow_symlinks=False).st_mtime_ns))
-            stamps += ((f"{algo_dir.name}/{d.name}", d.stat(follow_symlinks=False).st_mtime_ns)
-                       for d in os.scandir(algo_dir.path))
-        return tuple(sorted(stamps))
+        directory's mtime, so while the stamp is the same no object went away (a
+        removed directory is missing from it)."""
+        return tuple(sorted((key, mtime) for key, _, mtime in self._object_dirs()))
 
 
 def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:
@@ -185,5 +207,15 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
+def _read_marshal(path: Path) -> dict:  # type: ignore[type-arg]
+    import marshal
+
+    try:
+        stored = marshal.loads(path.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
 def open_cache(data_dir: Path) -> Cache:
-    return Cache(data_dir / "cache")
+    return Cache(data_dir / "cache", data_dir / "statcache" / "objects.listing")

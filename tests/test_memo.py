@@ -161,3 +161,21 @@ def test_a_clean_memo_of_the_wrong_shape_is_ignored(repo: Path) -> None:
         (repo / "data" / "a.csv").unlink()
         assert status(repo)["missing"] == ["data/a.csv"]
         gd("checkout", "data")
+
+
+def test_object_directories_are_listed_again_when_they_change(repo: Path) -> None:
+    """Past 2000 objects the cache is listed, not probed, and the listings are kept
+    by each directory's mtime."""
+    for i in range(2100):
+        write(repo / "data" / f"{i}.txt", f"{i}\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    listings = repo / ".git" / "data" / "statcache" / "objects.listing"
+    assert listings.exists()
+    digest = json.loads(gd("ls", "--json", "data/7.txt").stdout)["files"][0]["digest"]
+    algorithm, _, hexdigest = digest.partition(":")
+    (repo / ".git" / "data" / "cache" / algorithm / hexdigest[:2] / hexdigest[2:]).unlink()
+    assert status(repo)["not_in_cache"] == ["data/7.txt"]
+    listings.write_bytes(marshal.dumps({f"{algorithm}/{hexdigest[:2]}": "damaged"}))
+    assert status(repo)["not_in_cache"] == ["data/7.txt"]
