@@ -34,6 +34,12 @@ class IgnoreRules:
             return True
         return self._has_patterns and bool(self._spec.match_file(rel + "/" if is_dir else rel))
 
+    def ignored_entry(self, rel: str, name: str, is_dir: bool = False) -> bool:
+        """ignored(), for `name` in a directory that is itself not ignored."""
+        if name in ALWAYS_SKIPPED:
+            return True
+        return self._has_patterns and bool(self._spec.match_file(rel + "/" if is_dir else rel))
+
     def reason(self, rel: str, is_dir: bool = False) -> str | None:
         """The pattern that ignores `rel`, for check-ignore -v."""
         if any(part in ALWAYS_SKIPPED for part in rel.split("/")):

@@ -84,19 +84,20 @@ def _unchanged_copies(project: Project, rels: list[str], tracked: Tracked, metho
     so re-adding a big tree where one file changed costs little more than a status."""
     prefix = f"{project.workdir}{os.sep}"
     candidates: dict[str, str] = {}
+    if method and method != "copy":
+        return set()
+    entries, lstat, is_regular = tracked.files, os.lstat, stat.S_ISREG
     for rel in rels:
-        old = tracked.files.get(rel)
-        if old is None or old.method != "copy" or (method and method != "copy"):
-            continue
+        old = entries.get(rel)
         row = known.get(rel)
-        if row is None or row[1] != old.digest:
+        if old is None or row is None or row[1] != old.digest or old.method != "copy":
             continue
         try:
-            st = os.lstat(prefix + rel)
+            st = lstat(prefix + rel)
         except OSError:
             continue
-        if (row[0] == (st.st_size, st.st_mtime_ns, st.st_ino) and stat.S_ISREG(st.st_mode)
-                and st.st_nlink == 1 and is_executable(st) == old.executable):
+        if (row[0] == (st.st_size, st.st_mtime_ns, st.st_ino) and st.st_nlink == 1 and is_regular(st.st_mode)
+                and bool(st.st_mode & stat.S_IXUSR) == old.executable):
             candidates[rel] = old.digest
     absent = project.cache.missing(candidates.values()) if check_cache else set()
     return {rel for rel, digest in candidates.items() if digest not in absent}

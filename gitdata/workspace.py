@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple, TypeVar
+from typing import Callable, Collection, Iterable, Mapping, NamedTuple, TypeVar
 
 from gitdata.cache import Cache
 from gitdata.errors import GitDataError
@@ -179,14 +179,23 @@ def compare_and_stats(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry
 
 
 def walk_files(workdir: Path, directory: str, rules: IgnoreRules, known: Mapping[str, Collection[str]] | None = None,
-               symlinks: set[str] | None = None, known_are_files: bool = False) -> Iterator[str]:
+               symlinks: set[str] | None = None, known_are_files: bool = False) -> list[str]:
     """Repo-relative paths of the regular files and symlinks under a directory, minus ignored
     ones and minus `known` names (directory -> file names), which cost one set lookup each.
     The symlinks among them are also put in `symlinks`, when given (free: no extra stat).
     With `known_are_files` (the caller has just seen each known name as a file), a
     directory holding as many entries as known names holds nothing else."""
+    found: list[str] = []
+    if directory == "" or not rules.ignored(directory, is_dir=True):
+        _walk(str(workdir), directory, rules, known or {}, symlinks, known_are_files, found)
+    return found
+
+
+def _walk(workdir: str, directory: str, rules: IgnoreRules, known: Mapping[str, Collection[str]],
+          symlinks: set[str] | None, known_are_files: bool, found: list[str]) -> None:
+    """walk_files() below a directory that is not ignored (this runs once per file)."""
     path = os.path.join(workdir, directory)
-    skip = known.get(directory) if known else None
+    skip = known.get(directory)
     try:
         if skip and known_are_files and len(os.listdir(path)) == len(skip):
             return
@@ -196,20 +205,22 @@ def walk_files(workdir: Path, directory: str, rules: IgnoreRules, known: Mapping
     if skip:  # usually nearly all of them: filtered in one comprehension
         items = [item for item in items if item.name not in skip or item.is_dir(follow_symlinks=False)]
     prefix = directory + "/" if directory else ""
+    ignored = rules.ignored_entry
     for item in items:
-        rel = prefix + item.name
-        if is_temp_name(item.name):  # left by a killed git-data process: never data
+        name = item.name
+        rel = prefix + name
+        if name.endswith(".tmp") and is_temp_name(name):  # left by a killed git-data process: never data
             remove_if_stale(item.path)
-            continue
-        if item.is_dir(follow_symlinks=False):
-            if not rules.ignored(rel, is_dir=True):
-                yield from walk_files(workdir, rel, rules, known, symlinks, known_are_files)
-        elif item.is_file(follow_symlinks=False) and not rules.ignored(rel):
-            yield rel   # never fifos, sockets or devices: reading those blocks or means nothing
-        elif item.is_symlink() and not rules.ignored(rel):
+        elif item.is_dir(follow_symlinks=False):
+            if not ignored(rel, name, is_dir=True):
+                _walk(workdir, rel, rules, known, symlinks, known_are_files, found)
+        elif item.is_file(follow_symlinks=False):
+            if not ignored(rel, name):
+                found.append(rel)   # never fifos, sockets or devices: reading those blocks or means nothing
+        elif item.is_symlink() and not ignored(rel, name):
             if symlinks is not None:
                 symlinks.add(rel)
-            yield rel
+            found.append(rel)
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:

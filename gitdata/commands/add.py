@@ -9,7 +9,7 @@ from gitdata import config, git, output
 from gitdata.errors import GitDataError
 from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
-from gitdata.paths import parent_dir
+from gitdata.paths import is_under, parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
 from gitdata.workspace import walk_files
@@ -116,9 +116,9 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
 
 def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str], found: list[str]) -> list[str]:
     """Tracked files under these directories that the walk did not find and that are gone."""
-    seen = set(found)
-    return [rel for directory in whole_dirs for rel in tracked.under(directory)
-            if rel not in seen and not os.path.lexists(f"{project.workdir}{os.sep}{rel}")]
+    unseen = tracked.files.keys() - set(found)   # usually none: cheaper than walking the tracked list
+    return sorted(rel for rel in unseen if any(is_under(rel, d) for d in whole_dirs)
+                  and not os.path.lexists(f"{project.workdir}{os.sep}{rel}"))
 
 
 def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:
