@@ -5,7 +5,6 @@ import errno
 import itertools
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
@@ -209,6 +208,8 @@ def make_writable(path: Path) -> None:
     """Turn a link into the cache back into an ordinary private copy."""
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
+        import shutil   # rarely needed, and its import costs every command ~4 ms
+
         tmp = temp_name(path)
         shutil.copyfile(path, tmp)
         os.chmod(tmp, _file_mode(is_executable(path.stat())))

@@ -8,7 +8,7 @@ import errno
 import importlib
 import os
 import sys
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from gitdata import output
 from gitdata.errors import GitDataError, UsageError
@@ -81,7 +81,31 @@ def command_names() -> dict[str, str]:
     return names
 
 
+class Formatter(argparse.HelpFormatter):
+    """argparse's own, told the terminal width: asking shutil for it would import shutil
+    (~4 ms) in every command, hooks included, since add_argument() makes a formatter."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns())
+
+
+def _terminal_columns() -> int:
+    """What shutil.get_terminal_size() would say."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(**kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
 
