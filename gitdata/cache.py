@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from gitdata.errors import GitDataError
-from gitdata.fsutil import unique_suffix
+from gitdata.errors import CorruptObject, GitDataError
+from gitdata.fsutil import unique_suffix, unlink_quietly
 from gitdata.hashing import copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest
 
 SMALL_FILE = 1 << 20
@@ -30,7 +30,7 @@ class Cache:
     def object_path(self, digest: str) -> str:
         """Path of an object as a string (hot path: no pathlib)."""
         algorithm, _, hexdigest = digest.partition(":")
-        if len(hexdigest) != 64 or "/" in digest or "." in algorithm:
+        if len(hexdigest) != 64 or "/" in digest or "." in digest:
             parse_digest(digest)  # raises with a clear message
         return f"{self._prefix}{algorithm}/{hexdigest[:2]}/{hexdigest[2:]}"
 
@@ -118,7 +118,7 @@ class Cache:
                 self._place(tmp, digest)
                 return digest, size
             except BaseException:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 raise
 
     @staticmethod
@@ -138,7 +138,7 @@ class Cache:
                 os.close(fd)
             self._place(tmp, digest)
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
 
     def adopt(self, tmp: Path, expected: str) -> None:
@@ -147,9 +147,16 @@ class Cache:
         actual = digest_file(tmp, algorithm)
         if actual != expected:
             tmp.unlink(missing_ok=True)
-            raise GitDataError(f"object {expected} is corrupt (its content hashes to {actual})")
+            raise _corrupt(expected, actual)
         os.chmod(tmp, 0o444)
         self._place(str(tmp), expected)
+
+    def adopt_bytes(self, data: bytes, expected: str) -> None:
+        """adopt() for a small downloaded object held in memory."""
+        actual = digest_bytes(data, parse_digest(expected).algorithm)
+        if actual != expected:
+            raise _corrupt(expected, actual)
+        self._write_object(data, expected)
 
     def _place(self, tmp: str, digest: str) -> None:
         """Rename a complete, read-only temp file to its final name. An object that is
@@ -200,11 +207,8 @@ def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str,
     return copy_and_digest(source, target, algorithm)
 
 
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def _corrupt(expected: str, actual: str) -> CorruptObject:
+    return CorruptObject(f"object {expected} is corrupt (its content hashes to {actual})")
 
 
 def _read_marshal(path: Path) -> dict:  # type: ignore[type-arg]

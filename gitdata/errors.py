@@ -12,3 +12,7 @@ class UsageError(GitDataError):
     """Wrong arguments: reported as one line, exit code 2."""
 
     exit_code = 2
+
+
+class CorruptObject(GitDataError):
+    """Content that does not hash to the digest it came under."""

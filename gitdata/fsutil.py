@@ -20,6 +20,13 @@ def unique_suffix() -> str:
     return f"{_TOKEN}-{os.getpid()}-{next(_counter)}"
 
 
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def temp_name(path: Path) -> Path:
     return Path(temp_path(str(path)))
 

@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from gitdata import config, output
-from gitdata.errors import GitDataError
-from gitdata.hashing import digest_file, parse_digest
+from gitdata.errors import CorruptObject, GitDataError
+from gitdata.hashing import digest_bytes, digest_file
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
 
 if TYPE_CHECKING:
     import pygit2
 
+    from gitdata.cache import Cache
     from gitdata.manifest import Entry
     from gitdata.project import Project
 
 MAX_FAILURES = 5
 BATCH = 64  # objects per pool task
+SMALL_OBJECT = 1 << 20  # read whole, verified and uploaded from memory (when the storage can)
 
 
 # -- which storage -----------------------------------------------------------
@@ -214,29 +216,51 @@ def upload_with(project: Project, storage: Storage, digests: Iterable[str], jobs
 def send(project: Project, storage: Storage, missing: list[str], jobs: int | None = None) -> int:
     """Upload these objects (known to be missing from the storage); returns how many."""
     cache = project.cache
-    absent = [d for d in missing if not cache.has(d)]
-    skip = set(absent)
-    todo = [d for d in missing if d not in skip]
+    sizes = _sizes(cache, missing)
+    absent = [d for d in missing if d not in sizes]
+    todo = [d for d in missing if d in sizes]
     if todo:
         prepare = getattr(storage, "prepare", None)
         if prepare is not None:
             prepare()
-        sizes = {d: os.path.getsize(cache.object_path(d)) for d in todo}
+        upload_bytes = getattr(storage, "upload_bytes", None)
 
         def one(digest: str) -> int:
-            path = cache.path(digest)
             # A cache object damaged on disk must not become the storage's copy too.
-            if digest_file(path, parse_digest(digest).algorithm) != digest:
-                raise GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
-                                   "(run 'git data fsck')")
-            storage.upload(digest, path)
+            path = cache.object_path(digest)
+            algorithm = digest.partition(":")[0]
+            if upload_bytes is not None and sizes[digest] <= SMALL_OBJECT:
+                with open(path, "rb", buffering=0) as handle:
+                    data = handle.read()
+                if digest_bytes(data, algorithm) != digest:
+                    raise corrupt(digest)
+                upload_bytes(digest, data)   # the very bytes just verified
+            else:
+                if digest_file(path, algorithm) != digest:
+                    raise corrupt(digest)
+                storage.upload(digest, Path(path))
             return sizes[digest]
+
+        def corrupt(digest: str) -> GitDataError:
+            return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
+                                "(run 'git data fsck')")
 
         _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()))
     if absent:
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
         raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")
     return len(todo)
+
+
+def _sizes(cache: Cache, digests: Iterable[str]) -> dict[str, int]:
+    """The size of each of these objects the cache holds."""
+    sizes = {}
+    for digest in digests:
+        try:
+            sizes[digest] = os.stat(cache.object_path(digest)).st_size
+        except FileNotFoundError:
+            pass
+    return sizes
 
 
 def upload_missing(project: Project, digests: Iterable[str], storage_name: str | None = None,
@@ -248,32 +272,39 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
     """Bring into the cache, verified, the objects it lacks; returns those the storage
     does not have either."""
     cache = project.cache
-    wanted = sorted({d for d in digests if not cache.has(d)})
+    wanted = sorted(cache.missing(digests))
     if not wanted:
         return []
     present = storage.exists(wanted)
     unavailable = [d for d in wanted if d not in present]
     todo = [d for d in wanted if d in present]
     lost: list[str] = []
+    download_bytes = getattr(storage, "download_bytes", None)
 
-    def one(digest: str) -> int:
+    def fetch(digest: str) -> int:
+        data = download_bytes(digest, SMALL_OBJECT) if download_bytes is not None else None
+        if data is not None:
+            cache.adopt_bytes(data, digest)
+            return len(data)
         tmp = cache.new_temp()
         try:
-            try:
-                storage.download(digest, tmp)
-            except GitDataError as exc:
-                if "does not have object" in str(exc):
-                    lost.append(digest)
-                    return 0
-                raise
+            storage.download(digest, tmp)
             size = os.path.getsize(tmp)
-            try:
-                cache.adopt(tmp, digest)
-            except GitDataError as exc:
-                raise GitDataError(f"storage '{storage.name}': {exc}; it was not used") from None
+            cache.adopt(tmp, digest)
             return size
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+
+    def one(digest: str) -> int:
+        try:
+            return fetch(digest)
+        except CorruptObject as exc:
+            raise GitDataError(f"storage '{storage.name}': {exc}; it was not used") from None
+        except GitDataError as exc:
+            if "does not have object" in str(exc):
+                lost.append(digest)
+                return 0
+            raise
 
     _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0)
     return sorted(unavailable + lost)

@@ -23,7 +23,7 @@ class Fetched(NamedTuple):
 
 def fetch(project: Project, wanted: dict[str, str], storage_name: str | None = None, jobs: int | None = None,
           dry_run: bool = False) -> Fetched:
-    need = sorted(d for d in wanted if not project.cache.has(d))
+    need = sorted(project.cache.missing(wanted))
     if not need:
         return Fetched(storage_name or "", [], [])
     storage = open_named_storage(project, storage_name)

@@ -33,7 +33,8 @@ class Storage(Protocol):
         """Every object in the storage."""
 
     def upload(self, digest: str, src: Path) -> None:
-        """Atomic: never a partial object under the final key."""
+        """Atomic: never a partial object under the final key. A storage may also offer
+        `upload_bytes(digest, data)` for small objects the caller has read and verified."""
 
     def download(self, digest: str, dest: Path) -> None:
         """Into `dest` (a temp path); the caller verifies it via Cache.adopt."""
@@ -56,7 +57,9 @@ class StorageConfig(NamedTuple):
 
 
 def key_of(digest: str) -> str:
-    algorithm, hexdigest = parse_digest(digest)
+    algorithm, _, hexdigest = digest.partition(":")
+    if len(hexdigest) != 64 or "/" in digest or "." in digest:
+        algorithm, hexdigest = parse_digest(digest)  # raises with a clear message
     return f"{algorithm}/{hexdigest[:2]}/{hexdigest[2:]}"
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
-from gitdata.fsutil import unique_suffix
+from gitdata.fsutil import unique_suffix, unlink_quietly
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def local_path(repo: GitRepo | None, url: str) -> Path:
     return path
 
 
-def copy_bytes(src: Path, dest: Path, mode: int) -> int:
+def copy_bytes(src: str | Path, dest: str | Path, mode: int) -> int:
     """Copy a file into a new file created with `mode`, in the kernel where possible,
     with as few system calls as a copy can take. Returns the size."""
     fd_in = os.open(src, os.O_RDONLY)
@@ -58,8 +58,9 @@ class LocalStorage:
 
     def __init__(self, name: str, root: Path) -> None:
         self.name, self.root = name, root
+        self._prefix = f"{root}{os.sep}"
         self._ready = False
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()
 
     @classmethod
     def from_config(cls, repo: GitRepo, config: StorageConfig) -> LocalStorage:
@@ -68,8 +69,9 @@ class LocalStorage:
     def describe(self) -> str:
         return f"local directory {self.root}"
 
-    def _path(self, digest: str) -> Path:
-        return self.root / key_of(digest)
+    def _path(self, digest: str) -> str:
+        """Where an object lives (a string: this is on hot paths)."""
+        return self._prefix + key_of(digest)
 
     def _check_root(self) -> None:
         if not self.root.is_dir():
@@ -106,7 +108,8 @@ class LocalStorage:
         # A stat per object is cheaper than listing a directory that may hold many more.
         if not self.root.is_dir():
             return set()
-        return {d for d in digests if os.path.exists(self._path(d))}
+        exists, path = os.path.exists, self._path
+        return {d for d in digests if exists(path(d))}
 
     def list_digests(self) -> Iterator[str]:
         self._check_root()
@@ -122,28 +125,56 @@ class LocalStorage:
                         yield digest
 
     def upload(self, digest: str, src: Path) -> None:
+        self._put(digest, lambda tmp: copy_bytes(src, tmp, 0o444))
+
+    def upload_bytes(self, digest: str, data: bytes) -> None:
+        """upload() of a small object already read (and verified) by the caller."""
+        def write(tmp: str) -> None:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+
+        self._put(digest, write)
+
+    def _put(self, digest: str, write: Callable[[str], object]) -> None:
+        """Write an object to a temp name beside its final one, then rename it there."""
         self.prepare()
         final = self._path(digest)
-        parent = final.parent
+        parent, _, name = final.rpartition(os.sep)
         if parent not in self._dirs:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
-        tmp = parent / f".{final.name[:16]}.{unique_suffix()}.tmp"
+        tmp = f"{parent}{os.sep}.{name[:16]}.{unique_suffix()}.tmp"
         try:
-            copy_bytes(src, tmp, 0o444)
+            write(tmp)
             os.replace(tmp, final)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            unlink_quietly(tmp)
             raise
 
     def download(self, digest: str, dest: Path) -> None:
         try:
             copy_bytes(self._path(digest), dest, 0o644)
         except FileNotFoundError:
-            raise GitDataError(f"storage '{self.name}' does not have object {digest}") from None
+            raise self._lacks(digest) from None
+
+    def download_bytes(self, digest: str, limit: int) -> bytes | None:
+        """The object's bytes when it is no bigger than `limit` (None: use download())."""
+        try:
+            with open(self._path(digest), "rb", buffering=0) as handle:
+                return handle.read() if os.fstat(handle.fileno()).st_size <= limit else None
+        except FileNotFoundError:
+            raise self._lacks(digest) from None
+
+    def _lacks(self, digest: str) -> GitDataError:
+        return GitDataError(f"storage '{self.name}' does not have object {digest}")
 
     def delete(self, digest: str) -> None:
-        path = self._path(digest)
+        path = Path(self._path(digest))
         try:
             path.unlink()
         except FileNotFoundError:

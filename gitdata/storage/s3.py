@@ -438,17 +438,22 @@ class S3Storage:
         key = self._key(digest)
         size = os.path.getsize(src)
         if size <= LEAN_MAX:
-            body = Path(src).read_bytes()
-            lean = self._lean_path()
-            if lean is not None and lean.put(key, body):
-                return
-            self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
+            self.upload_bytes(digest, Path(src).read_bytes())
         elif size < self.multipart:
             with open(src, "rb") as handle:
                 self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=handle)
         else:
             self._call(f"uploading {digest}", self.client.upload_file, str(src), self.bucket, key,
                        Config=self._transfer_config())
+
+    def upload_bytes(self, digest: str, body: bytes) -> None:
+        """upload() of a small object already read (and verified) by the caller."""
+        self.prepare()
+        key = self._key(digest)
+        lean = self._lean_path()
+        if lean is not None and lean.put(key, body):
+            return
+        self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
 
     def download(self, digest: str, dest: Path) -> None:
         lean = self._lean_path()
