@@ -138,20 +138,30 @@ def place_new(obj: str, target: str, method: str, executable: bool) -> str | Non
     and rename (half the directory updates: restoring many files is kernel-bound).
     Links appear whole; a copy killed midway leaves a prefix of the object, which is
     safe to overwrite (see `is_prefix_of`). None if something is at `target` after all;
-    reflinks always take `materialise`."""
+    reflinks always take `materialise`. Missing parent directories are made only when
+    the first try says so: no stat per file."""
     if method == "reflink":
         return None
-    _ensure_parent(target)
     try:
-        if method == "symlink":
-            os.symlink(obj, target)
-        elif method == "hardlink":
-            os.link(obj, target)
-        else:
-            _copy_new(obj, target, 0o777 if executable else 0o666)
+        try:
+            _place_new(obj, target, method, executable)
+        except FileNotFoundError:
+            if os.path.isdir(target.rpartition(os.sep)[0]):
+                raise   # the object itself is missing
+            _ensure_parent(target)
+            _place_new(obj, target, method, executable)
     except FileExistsError:
         return None
     return method
+
+
+def _place_new(obj: str, target: str, method: str, executable: bool) -> None:
+    if method == "symlink":
+        os.symlink(obj, target)
+    elif method == "hardlink":
+        os.link(obj, target)
+    else:
+        _copy_new(obj, target, 0o777 if executable else 0o666)
 
 
 def is_prefix_of(path: str | Path, obj: str | Path) -> bool:
