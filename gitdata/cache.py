@@ -14,6 +14,7 @@ from gitdata.fsutil import unique_suffix, unlink_quietly
 from gitdata.hashing import copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest
 
 SMALL_FILE = 1 << 20
+LISTING_MEMO_LIMIT = 250_000  # objects; past this the listings are read afresh, not kept
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 _CREATE_RW = os.O_RDWR | os.O_CREAT | os.O_EXCL  # the copy is read back to be hashed
 
@@ -51,7 +52,6 @@ class Cache:
         """Object directory -> (its mtime, the digests in it). A directory whose mtime is
         what the listing memo says is not listed again: adding or removing an object
         changes it."""
-        import marshal
         import time
 
         from gitdata.statcache import RACY_SECONDS
@@ -69,14 +69,23 @@ class Cache:
             if mtime < settled_before:   # one changed this recently could change unseen
                 settled[key] = row
         if self.listing_memo and settled != known:
-            from gitdata.fsutil import atomic_write
-
-            try:
-                self.listing_memo.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(self.listing_memo, marshal.dumps(settled))
-            except OSError:
-                pass  # only a cache
+            self._keep_listings(self.listing_memo, settled)
         return listings
+
+    @staticmethod
+    def _keep_listings(memo: Path, listings: dict[str, tuple[int, list[str]]]) -> None:
+        import marshal
+
+        from gitdata.fsutil import atomic_write
+
+        try:
+            if sum(len(digests) for _, digests in listings.values()) > LISTING_MEMO_LIMIT:
+                unlink_quietly(str(memo))   # loading it would cost about what listing does
+            else:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(memo, marshal.dumps(listings))
+        except OSError:
+            pass  # only a cache
 
     def _object_dirs(self) -> Iterator[tuple[str, str, int]]:
         """("b3/ab", its path, its mtime) for every object directory."""

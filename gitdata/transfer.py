@@ -225,6 +225,10 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
             prepare()
         upload_bytes = getattr(storage, "upload_bytes", None)
 
+        def corrupt(digest: str) -> GitDataError:
+            return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
+                                "(run 'git data fsck')")
+
         def one(digest: str) -> int:
             # A cache object damaged on disk must not become the storage's copy too.
             path = cache.object_path(digest)
@@ -240,10 +244,6 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
                     raise corrupt(digest)
                 storage.upload(digest, Path(path))
             return sizes[digest]
-
-        def corrupt(digest: str) -> GitDataError:
-            return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
-                                "(run 'git data fsck')")
 
         _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()))
     if absent:
