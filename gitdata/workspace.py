@@ -285,11 +285,11 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
         safe_dirs.check(rel)
         if state == MODIFIED and not _content_is_safe(target, entry, cache, force):
             return rel, "kept"
-        if state == MISSING and target.is_dir() and not target.is_symlink():
-            return rel, "kept"
         obj = cache.object_path(entry.digest)
         used = place_new(obj, str(target), wanted, entry.executable) if state == MISSING else None
         if used is None:
+            if state == MISSING and target.is_dir() and not target.is_symlink():
+                return rel, "kept"   # a directory where the file was is never replaced
             used = materialise(obj, target, wanted, entry.executable)
         if used in ("copy", "reflink"):
             written.append((rel, os.stat(target), entry.digest))
