@@ -15,6 +15,7 @@ from gitdata import config, output
 from gitdata.errors import CorruptObject, GitDataError
 from gitdata.hashing import digest_bytes, digest_file
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
+from gitdata.workspace import while_quick
 
 if TYPE_CHECKING:
     import pygit2
@@ -159,9 +160,11 @@ def select_digests(project: Project, scopes: list[str], rev: str | None = None,
 
 # -- moving ------------------------------------------------------------------
 
-def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: int, total_bytes: int) -> None:
+def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: int, total_bytes: int,
+              on_disk: bool = False) -> None:
     """Run `work` on every item with one progress bar; raise the first failure (after the
-    others in flight finished), naming how many failed."""
+    others in flight finished), naming how many failed. Objects `on_disk` (a local
+    storage) start on this thread, as parallel_map() does."""
     failures: list[str] = []
     lock = threading.Lock()
 
@@ -180,14 +183,20 @@ def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: in
             return 0
 
     with output.progress(label, len(items), total_bytes) as bar:
-        if jobs <= 1 or len(items) <= 1:
+        def step(item: str) -> None:
+            bar.advance(1, guarded(item))
+
+        if jobs <= 1:
             for item in items:
-                bar.advance(1, guarded(item))
+                step(item)
+            rest = []
         else:
+            rest = items[len(while_quick(step, items)):] if on_disk else items
+        if rest:
             # Small batches, not a future per item: with thousands of small objects the
             # pool's own bookkeeping would cost more than the copies.
-            size = max(1, min(BATCH, len(items) // (jobs * 4)))
-            batches = [items[i:i + size] for i in range(0, len(items), size)]
+            size = max(1, min(BATCH, len(rest) // (jobs * 4)))
+            batches = [rest[i:i + size] for i in range(0, len(rest), size)]
             pool = ThreadPoolExecutor(max_workers=jobs)
             try:
                 futures = [pool.submit(lambda batch: [guarded(item) for item in batch], b) for b in batches]
@@ -245,7 +254,8 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
                 storage.upload(digest, Path(path))
             return sizes[digest]
 
-        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()))
+        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()),
+                  getattr(storage, "on_disk", False))
     if absent:
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
         raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")
@@ -306,7 +316,8 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
                 return 0
             raise
 
-    _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0)
+    _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0,
+              getattr(storage, "on_disk", False))
     return sorted(unavailable + lost)
 
 

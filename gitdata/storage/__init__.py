@@ -24,6 +24,10 @@ _KEY_RE = re.compile(r"(?:^|/)(b3|sha256|b2b256|sha3-256)/([0-9a-f]{2})/([0-9a-f
 
 
 class Storage(Protocol):
+    """One storage kind. Optional extras: upload_bytes/download_bytes for small objects
+    held in memory, and `on_disk = True` where objects move in microseconds (transfers
+    then start on one thread; see workspace.while_quick)."""
+
     name: str
 
     def exists(self, digests: list[str]) -> set[str]:
@@ -33,8 +37,7 @@ class Storage(Protocol):
         """Every object in the storage."""
 
     def upload(self, digest: str, src: Path) -> None:
-        """Atomic: never a partial object under the final key. A storage may also offer
-        `upload_bytes(digest, data)` for small objects the caller has read and verified."""
+        """Atomic: never a partial object under the final key."""
 
     def download(self, digest: str, dest: Path) -> None:
         """Into `dest` (a temp path); the caller verifies it via Cache.adopt."""

@@ -55,6 +55,7 @@ def copy_bytes(src: str | Path, dest: str | Path, mode: int) -> int:
 
 class LocalStorage:
     default_jobs = 8
+    on_disk = True   # objects move in microseconds: transfers start on one thread
 
     def __init__(self, name: str, root: Path) -> None:
         self.name, self.root = name, root
