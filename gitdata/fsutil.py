@@ -145,9 +145,7 @@ def place_new(obj: str, target: str, method: str, executable: bool) -> str | Non
     try:
         try:
             _place_new(obj, target, method, executable)
-        except FileNotFoundError:
-            if os.path.isdir(target.rpartition(os.sep)[0]):
-                raise   # the object itself is missing
+        except FileNotFoundError:   # no directory yet (or no object: then the retry fails too)
             _ensure_parent(target)
             _place_new(obj, target, method, executable)
     except FileExistsError:
