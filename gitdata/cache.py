@@ -11,7 +11,8 @@ from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
 from gitdata.fsutil import unique_suffix, unlink_quietly
-from gitdata.hashing import copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest
+from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
+                             split_digest)
 
 SMALL_FILE = 1 << 20
 LISTING_MEMO_LIMIT = 250_000  # objects; past this the listings are read afresh, not kept
@@ -30,9 +31,7 @@ class Cache:
 
     def object_path(self, digest: str) -> str:
         """Path of an object as a string (hot path: no pathlib)."""
-        algorithm, _, hexdigest = digest.partition(":")
-        if len(hexdigest) != 64 or "/" in digest or "." in digest:
-            parse_digest(digest)  # raises with a clear message
+        algorithm, hexdigest = split_digest(digest)
         return f"{self._prefix}{algorithm}/{hexdigest[:2]}/{hexdigest[2:]}"
 
     def path(self, digest: str) -> Path:

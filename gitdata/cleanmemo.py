@@ -13,14 +13,14 @@ import marshal
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 from gitdata.fsutil import atomic_write
 from gitdata.manifest import manifest_stamps
 from gitdata.paths import join
 from gitdata.project import Project, select, under_any
 from gitdata.statcache import RACY_SECONDS, Key, key_of, memo_path
-from gitdata.workspace import Status, compare_and_stats, untracked_among
+from gitdata.workspace import Status, compare_and_stats, names_by_dir, untracked_among
 
 FORMAT = "gitdata-clean-memo-2"
 
@@ -48,7 +48,8 @@ def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
     scope = select(tracked, scopes)
     check = scope if changed is None else {rel: scope[rel] for rel in changed}
     status, clean = compare_and_stats(project.repo, tracked, check, project.cache, project.stat_cache(), scopes)
-    by_dir = memo.by_dir if memo is not None else _unvouched(tracked.files)
+    by_dir = memo.by_dir if memo is not None else {
+        directory: dict.fromkeys(names) for directory, names in names_by_dir(tracked.files).items()}
     for rel in check:
         st = clean.get(rel)
         directory, _, name = rel.rpartition("/")
@@ -78,14 +79,6 @@ def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]], scopes: lis
             if key != (st.st_size, st.st_mtime_ns, st.st_ino):
                 changed.append(join(directory, name))
     return changed if in_scope else None
-
-
-def _unvouched(paths: Iterable[str]) -> dict[str, dict[str, Key | None]]:
-    by_dir: dict[str, dict[str, Key | None]] = {}
-    for rel in paths:
-        directory, _, name = rel.rpartition("/")
-        by_dir.setdefault(directory, {})[name] = None
-    return by_dir
 
 
 def _settled(stamps: tuple[Any, ...], started: float) -> bool:

@@ -44,6 +44,15 @@ def parse_digest(text: str) -> Digest:
     return Digest(match.group(1), match.group(2))
 
 
+def split_digest(digest: str) -> tuple[str, str]:
+    """(algorithm, hex digest), checked cheaply on this hot path: anything that could
+    lead outside a directory gets parse_digest's full check, which raises."""
+    algorithm, _, hexdigest = digest.partition(":")
+    if len(hexdigest) != 64 or "/" in digest or "." in digest:
+        algorithm, hexdigest = parse_digest(digest)
+    return algorithm, hexdigest
+
+
 def is_digest(text: str) -> bool:
     return bool(_DIGEST_RE.match(text))
 

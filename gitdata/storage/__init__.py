@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, NamedTuple, Protocol
 
 from gitdata.errors import GitDataError
-from gitdata.hashing import parse_digest
+from gitdata.hashing import split_digest
 
 if TYPE_CHECKING:
     from gitdata.git import GitRepo
@@ -60,9 +60,7 @@ class StorageConfig(NamedTuple):
 
 
 def key_of(digest: str) -> str:
-    algorithm, _, hexdigest = digest.partition(":")
-    if len(hexdigest) != 64 or "/" in digest or "." in digest:
-        algorithm, hexdigest = parse_digest(digest)  # raises with a clear message
+    algorithm, hexdigest = split_digest(digest)
     return f"{algorithm}/{hexdigest[:2]}/{hexdigest[2:]}"
 
 
