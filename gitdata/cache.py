@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import unique_suffix, unlink_quietly
+from gitdata.fsutil import unique_suffix, unlink_quietly, write_new
 from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
                              split_digest)
 
 SMALL_FILE = 1 << 20
 LISTING_MEMO_LIMIT = 250_000  # objects; past this the listings are read afresh, not kept
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 _CREATE_RW = os.O_RDWR | os.O_CREAT | os.O_EXCL  # the copy is read back to be hashed
 
 
@@ -137,13 +136,7 @@ class Cache:
     def _write_object(self, data: bytes, digest: str) -> None:
         tmp = self._new_temp()
         try:
-            fd = os.open(tmp, _CREATE, 0o444)  # read-only from birth: no chmod
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
+            write_new(tmp, data, 0o444)
             self._place(tmp, digest)
         except BaseException:
             unlink_quietly(tmp)

@@ -27,6 +27,17 @@ def unlink_quietly(path: str) -> None:
         pass
 
 
+def write_new(path: str, data: bytes, mode: int) -> None:
+    """Create a file that must not exist yet, with `mode` from birth (no chmod), holding `data`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def temp_name(path: Path) -> Path:
     return Path(temp_path(str(path)))
 

@@ -33,6 +33,15 @@ def clean_memo(repo: Path) -> Path:
     return memo
 
 
+def settled_clean_repo(repo: Path, *names: str) -> None:
+    """data/NAME.csv added, settled, and seen clean once (which writes the clean memo)."""
+    for name in names:
+        write(repo / "data" / f"{name}.csv", f"{name}\n")
+    gd("add", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+
+
 def caches(repo: Path) -> list[Path]:
     return sorted((repo / ".git" / "data" / "statcache").glob("*.*"))
 
@@ -102,11 +111,7 @@ def test_worktrees_keep_their_own_caches(repo: Path, tmp_path: Path) -> None:
 
 
 def test_a_no_op_status_is_answered_from_the_clean_memo(repo: Path) -> None:
-    for name in ("a", "b"):
-        write(repo / "data" / f"{name}.csv", f"{name}\n")
-    gd("add", "data")
-    settle(repo)
-    assert status(repo) == CLEAN
+    settled_clean_repo(repo, "a", "b")
     written = clean_memo(repo).stat()
     assert status(repo) == CLEAN
     assert clean_memo(repo).stat().st_ino == written.st_ino   # not computed again, so not rewritten
@@ -115,11 +120,7 @@ def test_a_no_op_status_is_answered_from_the_clean_memo(repo: Path) -> None:
 
 
 def test_the_clean_memo_sees_new_files_and_objects_gone_from_the_cache(repo: Path) -> None:
-    for name in ("a", "b"):
-        write(repo / "data" / f"{name}.csv", f"{name}\n")
-    gd("add", "data")
-    settle(repo)
-    assert status(repo) == CLEAN
+    settled_clean_repo(repo, "a", "b")
     write(repo / "data" / "new.csv", "new\n")
     assert status(repo)["untracked"] == ["data/new.csv"]
     (repo / "data" / "new.csv").unlink()
@@ -151,10 +152,7 @@ def test_a_scoped_status_answers_for_its_scope_only(repo: Path) -> None:
 
 
 def test_a_clean_memo_of_the_wrong_shape_is_ignored(repo: Path) -> None:
-    write(repo / "data" / "a.csv", "a\n")
-    gd("add", "data")
-    settle(repo)
-    assert status(repo) == CLEAN
+    settled_clean_repo(repo, "a")
     stored = marshal.loads(clean_memo(repo).read_bytes())
     for by_dir in ({"data": ("a.csv",)}, {"data": {"a.csv": "?"}}, ["data"]):
         clean_memo(repo).write_bytes(marshal.dumps(stored[:3] + (by_dir, stored[4])))

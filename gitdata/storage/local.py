@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
-from gitdata.fsutil import unique_suffix, unlink_quietly
+from gitdata.fsutil import unique_suffix, unlink_quietly, write_new
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
@@ -130,16 +130,7 @@ class LocalStorage:
 
     def upload_bytes(self, digest: str, data: bytes) -> None:
         """upload() of a small object already read (and verified) by the caller."""
-        def write(tmp: str) -> None:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-
-        self._put(digest, write)
+        self._put(digest, lambda tmp: write_new(tmp, data, 0o444))
 
     def _put(self, digest: str, write: Callable[[str], object]) -> None:
         """Write an object to a temp name beside its final one, then rename it there."""
