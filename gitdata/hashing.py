@@ -10,6 +10,7 @@ from gitdata.errors import GitDataError
 
 DEFAULT_ALGORITHM = "b3"
 CHUNK = 4 << 20
+HASH_LAG = 16  # chunks the kernel copy may run ahead of the hashing (a one-chunk lag stalled both)
 
 # Short algorithm names as they appear in digests and cache paths.
 ALGORITHM_NAMES = {
@@ -112,24 +113,24 @@ def digest_stream(handle: BinaryIO, algorithm: str = DEFAULT_ALGORITHM) -> str:
 
 
 def copy_file_and_digest(src_fd: int, dst_fd: int, algorithm: str = DEFAULT_ALGORITHM) -> tuple[str, int]:
-    """Copy a file in the kernel (as cp does) and digest the copy as it lands: chunk i is
-    hashed, read back from the page cache, while the kernel copies chunk i+1. Hashing
+    """Copy a file in the kernel (as cp does) and digest the copy as it lands: each chunk
+    is hashed, read back from the page cache, while the kernel copies the next ones. Hashing
     the destination, not the source, means the digest is always that of the bytes
     stored, even if the source changes meanwhile."""
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     hasher = new_hasher(algorithm)
     offset = 0
-    pending = None
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        while True:
-            copied = _copy_range(src_fd, dst_fd, offset)
-            if pending is not None:
-                pending.result()
-            if not copied:
-                break
-            pending = pool.submit(_hash_range, hasher, dst_fd, offset, copied)
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=1) as pool:   # one worker: chunks are hashed in order
+        while copied := _copy_range(src_fd, dst_fd, offset):
+            pending.append(pool.submit(_hash_range, hasher, dst_fd, offset, copied))
             offset += copied
+            if len(pending) > HASH_LAG:   # the copy may run ahead, not without bound
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
     return f"{algorithm}:{hasher.hexdigest()}", offset
 
 
