@@ -222,3 +222,20 @@ def test_push_killed_while_writing_the_storage_marker(repo: Path, tmp_path: Path
     (store / "..gitdata-storage.0123456789ab.tmp").write_bytes(b"git-data st")
     gd("push")
     assert h.verified_objects(store) == digests
+
+
+def test_behind_a_proxy_every_request_goes_through_it(repo: Path, s3_bucket: Bucket, proxy: FaultProxy) -> None:
+    """With HTTP_PROXY set, the lean signed-request path steps aside and boto3, which
+    honours the proxy, sends every request (the fault proxy doubles as a forward proxy)."""
+    digests = make_repo(repo)
+    gd("storage", "add", "s3", f"s3://{s3_bucket.name}/store", "--endpoint-url", s3_bucket.endpoint, "--default")
+    behind_proxy = {"HTTP_PROXY": proxy.endpoint, "http_proxy": proxy.endpoint, "NO_PROXY": "", "no_proxy": ""}
+    gd("push", env=behind_proxy)
+    assert len([k for k in s3_bucket.keys("store/") if OBJECT_KEY.search("/" + k)]) == len(digests)
+    assert len(proxy.object_puts()) == len(digests)   # every upload went through the proxy
+    drop_cache(repo)
+    proxy.reset()
+    gd("pull", env=behind_proxy)
+    assert len([path for method, path, status in proxy.log
+                if method == "GET" and OBJECT_KEY.search(path) and status == 200]) == len(digests)
+    assert h.workspace_digests(repo / "d") == digests
