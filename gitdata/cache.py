@@ -52,9 +52,10 @@ class Cache:
         changes it."""
         import time
 
-        from gitdata.statcache import RACY_SECONDS
+        from gitdata.statcache import RACY_SECONDS, load_memo
 
-        known = _read_marshal(self.listing_memo) if self.listing_memo else {}
+        stored = load_memo(self.listing_memo) if self.listing_memo else None
+        known = stored if isinstance(stored, dict) else {}
         listings = {}
         settled = {}
         settled_before = time.time_ns() - int(RACY_SECONDS * 1e9)
@@ -72,18 +73,12 @@ class Cache:
 
     @staticmethod
     def _keep_listings(memo: Path, listings: dict[str, tuple[int, list[str]]]) -> None:
-        import marshal
+        from gitdata.statcache import save_memo
 
-        from gitdata.fsutil import atomic_write
-
-        try:
-            if sum(len(digests) for _, digests in listings.values()) > LISTING_MEMO_LIMIT:
-                unlink_quietly(str(memo))   # loading it would cost about what listing does
-            else:
-                memo.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(memo, marshal.dumps(listings))
-        except OSError:
-            pass  # only a cache
+        if sum(len(digests) for _, digests in listings.values()) > LISTING_MEMO_LIMIT:
+            unlink_quietly(str(memo))   # loading it would cost about what listing does
+        else:
+            save_memo(memo, listings)
 
     def _object_dirs(self) -> Iterator[tuple[str, str, int]]:
         """("b3/ab", its path, its mtime) for every object directory."""
@@ -210,16 +205,6 @@ def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str,
 
 def _corrupt(expected: str, actual: str) -> CorruptObject:
     return CorruptObject(f"object {expected} is corrupt (its content hashes to {actual})")
-
-
-def _read_marshal(path: Path) -> dict:  # type: ignore[type-arg]
-    import marshal
-
-    try:
-        stored = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        return {}
-    return stored if isinstance(stored, dict) else {}
 
 
 def open_cache(data_dir: Path) -> Cache:

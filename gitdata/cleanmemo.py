@@ -9,17 +9,15 @@ through the full comparison, which writes a new memo. It is only a cache: a lost
 stale or damaged memo costs time, never a wrong answer."""
 from __future__ import annotations
 
-import marshal
 import os
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitdata.fsutil import atomic_write
 from gitdata.manifest import manifest_stamps
 from gitdata.paths import join
 from gitdata.project import Project, select, under_any
-from gitdata.statcache import RACY_SECONDS, Key, key_of, memo_path
+from gitdata.statcache import RACY_SECONDS, Key, key_of, load_memo, memo_path, save_memo
 from gitdata.workspace import Status, compare_and_stats, names_by_dir, untracked_among
 
 FORMAT = "gitdata-clean-memo-2"
@@ -90,11 +88,7 @@ def _settled(stamps: tuple[Any, ...], started: float) -> bool:
 
 
 def _load(path: Path, workdir: str, stamps: tuple[Any, ...]) -> Memo | None:
-    try:
-        with open(path, "rb") as handle:
-            stored = marshal.loads(handle.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
+    stored = load_memo(path)
     if not (isinstance(stored, tuple) and len(stored) == 5 and stored[:3] == (FORMAT, workdir, stamps)):
         return None
     by_dir, whole_dirs = stored[3:]
@@ -104,8 +98,4 @@ def _load(path: Path, workdir: str, stamps: tuple[Any, ...]) -> Memo | None:
 
 
 def _save(path: Path, workdir: str, stamps: tuple[Any, ...], memo: Memo) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, marshal.dumps((FORMAT, workdir, stamps, memo.by_dir, memo.whole_dirs)))
-    except OSError:
-        pass  # only a cache (a full disk, say)
+    save_memo(path, (FORMAT, workdir, stamps, memo.by_dir, memo.whole_dirs))

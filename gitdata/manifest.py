@@ -264,16 +264,15 @@ MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]
 
 
 def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -> Tracked:
-    import marshal
     import time
 
+    from gitdata.statcache import load_memo, save_memo
     from gitdata.statcache import RACY_SECONDS  # a manifest this fresh may change without its stat changing
 
-    try:
-        stored = marshal.loads(memo.read_bytes())
-        known: dict[str, MemoRow] = stored[1] if stored[0] == MEMO_FORMAT else {}
-    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError):
-        known = {}
+    stored = load_memo(memo)
+    known: dict[str, MemoRow] = {}
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == MEMO_FORMAT and isinstance(stored[1], dict):
+        known = stored[1]
     now = time.time()
     make = Entry._make
     rows: dict[str, MemoRow] = {}
@@ -293,12 +292,7 @@ def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -
             whole_dirs.add(row[2])
         files.update({path: make(fields) for path, fields in row[3].items()})
     if rows != known:
-        from gitdata.fsutil import atomic_write
-
-        try:
-            atomic_write(memo, marshal.dumps((MEMO_FORMAT, rows)))
-        except OSError:
-            pass  # only a cache
+        save_memo(memo, (MEMO_FORMAT, rows))
     return Tracked(files, frozenset(whole_dirs))
 
 

@@ -10,7 +10,7 @@ import marshal
 import os
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from gitdata.fsutil import atomic_write
 from gitdata.hashing import short_key
@@ -103,6 +103,23 @@ def _on_disk(path: Path) -> tuple[int, int, int] | None:
         return _stamp(os.stat(path))
     except FileNotFoundError:
         return None
+
+
+def load_memo(path: Path) -> object:
+    """What a memo file holds, or None when it is missing or damaged (the caller checks
+    the shape: a memo is only ever a cache)."""
+    try:
+        with open(path, "rb") as handle:
+            return marshal.loads(handle.read())  # marshal.load reads piecemeal: 10x slower
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def save_memo(path: Path, value: Any) -> None:
+    try:
+        atomic_write(path, marshal.dumps(value))
+    except OSError:
+        pass  # only a cache (a full disk, say): losing it costs time later
 
 
 def memo_path(data_dir: Path, workdir: Path, kind: str) -> Path:
