@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from gitdata import config, output
+from gitdata.cache import SMALL_FILE  # objects up to this size move through memory, read once
 from gitdata.errors import CorruptObject, GitDataError
 from gitdata.hashing import digest_bytes, digest_file
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 MAX_FAILURES = 5
 BATCH = 64  # objects per pool task
-SMALL_OBJECT = 1 << 20  # read whole, verified and uploaded from memory (when the storage can)
 
 
 # -- which storage -----------------------------------------------------------
@@ -242,7 +242,7 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
             # A cache object damaged on disk must not become the storage's copy too.
             path = cache.object_path(digest)
             algorithm = digest.partition(":")[0]
-            if upload_bytes is not None and sizes[digest] <= SMALL_OBJECT:
+            if upload_bytes is not None and sizes[digest] <= SMALL_FILE:
                 with open(path, "rb", buffering=0) as handle:
                     data = handle.read()
                 if digest_bytes(data, algorithm) != digest:
@@ -292,7 +292,7 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
     download_bytes = getattr(storage, "download_bytes", None)
 
     def fetch(digest: str) -> int:
-        data = download_bytes(digest, SMALL_OBJECT) if download_bytes is not None else None
+        data = download_bytes(digest, SMALL_FILE) if download_bytes is not None else None
         if data is not None:
             cache.adopt_bytes(data, digest)
             return len(data)

@@ -434,12 +434,13 @@ class S3Storage:
 
     def upload(self, digest: str, src: Path) -> None:
         # S3 makes an object visible only once its PUT (or multipart upload) completes.
-        self.prepare()
-        key = self._key(digest)
         size = os.path.getsize(src)
         if size <= LEAN_MAX:
             self.upload_bytes(digest, Path(src).read_bytes())
-        elif size < self.multipart:
+            return
+        self.prepare()
+        key = self._key(digest)
+        if size < self.multipart:
             with open(src, "rb") as handle:
                 self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=handle)
         else:
