@@ -22,7 +22,9 @@ def drop_cache(repo: Path) -> None:
 
 
 def test_push_fetch_pull_roundtrip_with_batched_existence(repo: Path, s3_bucket: Bucket) -> None:
-    files = {f"data/part-{i:03}.csv": f"row,{i}\n".encode() * (i % 7 + 1) for i in range(80)}
+    files = {f"data/part-{i:03}.csv": f"row,{i}\n".encode() * (i % 7 + 1) for i in range(78)}
+    files["data/empty.csv"] = b""                      # a PUT and a GET of no bytes
+    files["data/medium.bin"] = os.urandom(3 << 20)     # above what the lean requests carry
     for rel, content in files.items():
         write(repo / rel, content)
     gd("add", "data")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote, urlparse, urlsplit
 
 from gitdata.errors import GitDataError
+from gitdata.storage.http1 import Connection, Reply
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digests_in, key_of
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 60
 ATTEMPTS = 3
 LEAN_MAX = 1 << 20
+LIST_MAX = 16 << 20   # a listing page of 1000 keys is about 300 KB
 
 PRESETS = ("aws", "minio", "r2", "gcs", "wasabi", "digitalocean")
 
@@ -83,15 +85,15 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 
 
 class LeanRequests:
-    """Single-object HEAD, GET and small PUT and listing pages, signed by `sigv4` (the
-    signature botocore makes, for a fraction of its CPU) and sent on one kept-alive
-    http.client connection per thread. A boto3 call spends
-    about four times the CPU on its event and retry machinery, and for objects of a few
-    KiB that CPU, not the network, bounds a push or pull. Whatever is not a plain
-    success (or a 404 for HEAD) goes back to boto3: redirects, throttling, retries and
-    error messages stay boto3's, and so does everything once a connection cannot be
-    made. The URL layout comes from boto3 too (a presigned URL of a sample key), so
-    path-style and virtual-hosted addressing both work."""
+    """Single-object HEAD, GET and PUT of small objects, and listing pages, signed by
+    `sigv4` (the signature botocore makes, for a fraction of its CPU) and exchanged by
+    `http1` on one kept-alive connection per thread. A boto3 call spends about four
+    times the CPU on its event and retry machinery, and for objects of a few KiB that
+    CPU, not the network, bounds a push or pull. Whatever is not a plain success (or a
+    404 for HEAD) goes back to boto3: redirects, throttling, retries and error messages
+    stay boto3's, and so does everything once a connection cannot be made. The URL
+    layout comes from boto3 too (a presigned URL of a sample key), so path-style and
+    virtual-hosted addressing both work."""
 
     def __init__(self, client: Any, credentials: Any, bucket: str, prefix: str) -> None:
         sample = prefix + "gitdata-sample"
@@ -109,39 +111,18 @@ class LeanRequests:
 
     def head(self, key: str) -> bool | None:
         """Whether the object exists; None: ask boto3."""
-        response = self._request("HEAD", key)
-        if response is None:
-            return None
-        response.read()
-        return response.status == 200 if response.status in (200, 404) else None
+        reply = self._request("HEAD", key)
+        return None if reply is None or reply.status not in (200, 404) else reply.status == 200
 
     def put(self, key: str, body: bytes) -> bool:
         """Whether the object was stored (Content-MD5 makes the server check the bytes)."""
-        response = self._request("PUT", key, body)
-        if response is None:
-            return False
-        response.read()
-        return bool(response.status == 200)
+        reply = self._request("PUT", key, body)
+        return reply is not None and reply.status == 200
 
-    def get(self, key: str, dest: Path, limit: int) -> bool:
-        """Whether the whole object, smaller than `limit`, is now in `dest`."""
-        import http.client
-
-        response = self._request("GET", key)
-        if response is None:
-            return False
-        if response.status != 200:
-            response.read()
-            return False
-        if int(response.getheader("Content-Length") or 0) < limit:
-            try:
-                with open(dest, "wb") as handle:
-                    shutil.copyfileobj(response, handle, 1 << 20)
-                return True
-            except (OSError, http.client.HTTPException):
-                pass
-        self._drop()  # a body left unread, or broken off, spoils the connection
-        return False
+    def get(self, key: str, limit: int) -> bytes | None:
+        """The object, when it is no bigger than `limit`; None: ask boto3."""
+        reply = self._request("GET", key, limit=limit)
+        return reply.body if reply is not None and reply.status == 200 else None
 
     def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None] | None:
         """One ListObjectsV2 page: its keys and the token of the next page (None at the
@@ -149,14 +130,11 @@ class LeanRequests:
         from xml.etree import ElementTree
 
         query = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
-        response = self._request("GET", "", query=query)
-        if response is None:
-            return None
-        body = response.read()
-        if response.status != 200:
+        reply = self._request("GET", "", query=query, limit=LIST_MAX)
+        if reply is None or reply.status != 200:
             return None
         try:
-            root = ElementTree.fromstring(body)
+            root = ElementTree.fromstring(reply.body)
         except ElementTree.ParseError:
             return None
         found: dict[str, list[str]] = {"Key": [], "NextContinuationToken": [], "IsTruncated": []}
@@ -169,53 +147,40 @@ class LeanRequests:
             return None
         return found["Key"], found["NextContinuationToken"][0] if truncated else None
 
-    def _request(self, method: str, key: str, body: bytes | None = None,
-                 query: dict[str, str] | None = None) -> Any:
-        """The response, its body still to be read; None once a connection failed twice
-        (a kept-alive connection the server closed fails once)."""
-        import http.client
-
+    def _request(self, method: str, key: str, body: bytes | None = None, query: dict[str, str] | None = None,
+                 limit: int = LIST_MAX) -> Reply | None:
+        """The reply; None where boto3 must answer (see http1), and for good once a
+        connection failed twice (a kept-alive connection the server closed fails once)."""
         from gitdata.storage.sigv4 import canonical_query, signed_headers
 
         path = self.base + quote(key, safe="/~") if key else self.base.rstrip("/") or "/"
         query_text = canonical_query(query) if query else ""
-        target = f"{path}?{query_text}" if query_text else path
         headers = {"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()} if body is not None else {}
         for _ in range(2):
             if self.broken:
                 return None
             signed = signed_headers(self.credentials.get_frozen_credentials(), self.region, method,
                                     self.host_header, path, query_text, headers, body)
+            connection = self._connection()
             try:
-                conn = self._connection()
-                conn.request(method, target, body=body, headers={"Host": self.host_header, **signed})
-                return conn.getresponse()
-            except (OSError, http.client.HTTPException):
-                self._drop()
+                return connection.exchange(method, f"{path}?{query_text}" if query_text else path,
+                                           {"Host": self.host_header, **signed}, body, limit)
+            except OSError:
+                connection.close()
         self.broken = True
         return None
 
-    def _connection(self) -> Any:
-        import http.client
-        import ssl
-
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+    def _connection(self) -> Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            context = None
             if self.scheme == "https":
-                context = ssl.create_default_context(cafile=self.cafile)
-                conn = http.client.HTTPSConnection(self.host, timeout=CONNECT_TIMEOUT, context=context)
-            else:
-                conn = http.client.HTTPConnection(self.host, timeout=CONNECT_TIMEOUT)
-            conn.connect()
-            conn.sock.settimeout(READ_TIMEOUT)
-            self._local.conn = conn
-        return conn
+                import ssl
 
-    def _drop(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+                context = ssl.create_default_context(cafile=self.cafile)
+            connection = self._local.connection = Connection(self.scheme, self.host, CONNECT_TIMEOUT,
+                                                             READ_TIMEOUT, context)
+        return connection
 
 
 def lean_requests(client: Any, credentials: Any, bucket: str, prefix: str) -> LeanRequests | None:
@@ -459,12 +424,12 @@ class S3Storage:
             return
         self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
 
-    def download(self, digest: str, dest: Path) -> None:
+    def download_bytes(self, digest: str, limit: int) -> bytes | None:
+        """The object's bytes when it is no bigger than `limit` (None: use download())."""
         lean = self._lean_path()
-        if lean is None or not lean.get(self._key(digest), dest, self.multipart):
-            self._boto_download(digest, dest)
+        return lean.get(self._key(digest), limit) if lean is not None else None
 
-    def _boto_download(self, digest: str, dest: Path) -> None:
+    def download(self, digest: str, dest: Path) -> None:
         import botocore.exceptions
 
         key = self._key(digest)
