@@ -292,18 +292,20 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
     download_bytes = getattr(storage, "download_bytes", None)
 
     def fetch(digest: str) -> int:
-        data = download_bytes(digest, SMALL_FILE) if download_bytes is not None else None
-        if data is not None:
-            cache.adopt_bytes(data, digest)
-            return len(data)
-        tmp = cache.new_temp()
+        tmp = cache.new_temp()   # only a name: small objects never touch it
         try:
-            storage.download(digest, tmp)
+            data = download_bytes(digest, SMALL_FILE, tmp) if download_bytes is not None else None
+            if data is not None:
+                cache.adopt_bytes(data, digest)
+                return len(data)
+            if download_bytes is None:
+                storage.download(digest, tmp)
             size = os.path.getsize(tmp)
             cache.adopt(tmp, digest)
             return size
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
 
     def one(digest: str) -> int:
         try:

@@ -36,7 +36,10 @@ def serve() -> Iterator[Callable[[list[Responder]], Connection]]:
                         response = pending.pop(0)(head)
                         if response is None:
                             break
-                        conn.sendall(response)
+                        try:
+                            conn.sendall(response)
+                        except OSError:
+                            break   # the client hung up mid-body, as it may
         threading.Thread(target=loop, daemon=True).start()
         return Connection("http", f"127.0.0.1:{listener.getsockname()[1]}", 5, 5)
 
@@ -97,3 +100,18 @@ def test_connection_close_is_honoured(serve) -> None:  # type: ignore[no-untyped
     assert conn.exchange("GET", "/a", {}, None, 100).body == b"bye"  # type: ignore[union-attr]
     assert conn.exchange("GET", "/b", {}, None, 100).body == b"new"  # type: ignore[union-attr]
     assert len(serve.accepted) == 2
+
+
+def test_bodies_over_the_limit_can_go_into_a_file(serve, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    big = bytes(range(256)) * 5000
+    missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 300\r\n\r\n" + b"n" * 300
+    conn = serve([ok(big), ok(b"small"), lambda head: missing, ok(big)])
+    dest = tmp_path / "object"
+    assert conn.exchange("GET", "/a", {}, None, 100, dest, len(big)) == Reply(200, {"content-length": str(len(big))},
+                                                                               b"", spilled=True)
+    assert dest.read_bytes() == big
+    dest.unlink()
+    assert conn.exchange("GET", "/b", {}, None, 100, dest, len(big)).body == b"small"  # type: ignore[union-attr]
+    assert conn.exchange("GET", "/c", {}, None, 100, dest, len(big)) is None   # an error body is no object
+    assert conn.exchange("GET", "/d", {}, None, 100, dest, len(big) - 1) is None
+    assert not dest.exists()

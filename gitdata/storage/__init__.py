@@ -24,9 +24,11 @@ _KEY_RE = re.compile(r"(?:^|/)(b3|sha256|b2b256|sha3-256)/([0-9a-f]{2})/([0-9a-f
 
 
 class Storage(Protocol):
-    """One storage kind. Optional extras: upload_bytes/download_bytes for small objects
-    held in memory, and `on_disk = True` where objects move in microseconds (transfers
-    then start on one thread; see workspace.while_quick)."""
+    """One storage kind. Optional extras: upload_bytes(digest, data) for small objects
+    held in memory; download_bytes(digest, limit, dest), which returns an object of up
+    to `limit` bytes or else writes it into `dest` like download(); and `on_disk = True`
+    where objects move in microseconds (transfers then start on one thread; see
+    workspace.while_quick)."""
 
     name: str
 

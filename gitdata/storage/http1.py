@@ -3,22 +3,25 @@
 http.client parses every response's headers with the email package; for objects of a
 few KiB that cost as much client CPU as the signature. This reads a status line, the
 headers and a Content-Length body, and nothing else: a response in any other shape
-(chunked, without a length, bigger than the caller's limit, informational) drops the
-connection and answers None, and the caller asks boto3 instead."""
+(chunked, without a length, bigger than the caller's limits, informational) drops
+the connection and answers None, and the caller asks boto3 instead."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import urlsplit
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
+CHUNK = 1 << 20
 
 
 class Reply(NamedTuple):
     status: int
     headers: dict[str, str]   # names in lower case
     body: bytes
+    spilled: bool = False     # the body went into the caller's file instead
 
 
 class Connection:
@@ -34,8 +37,9 @@ class Connection:
         self._reader: Any = None
 
     def exchange(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None,
-                 limit: int) -> Reply | None:
-        """Send a request and read its response, whose body may hold up to `limit` bytes;
+                 limit: int, spill: Path | None = None, spill_limit: int = 0) -> Reply | None:
+        """Send a request and read its response. A body of up to `limit` bytes is read
+        into memory; a bigger one, up to `spill_limit`, is written into the file `spill`.
         None when the response is not one this reads (the connection is then closed).
         Raises OSError when the connection fails, closed by the server included."""
         lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
@@ -45,20 +49,33 @@ class Connection:
             self._connect()
         self._sock.sendall("\r\n".join(lines).encode() + b"\r\n\r\n" + (body or b""))  # type: ignore[union-attr]
         status, reply_headers = self._read_head()
-        length = reply_headers.get("content-length")
+        length = reply_headers.get("content-length", "")
+        size = int(length) if length.isdigit() and 200 <= status and "transfer-encoding" not in reply_headers else -1
+        content, spilled = b"", False
         if method == "HEAD" or status in (204, 304):
-            content = b""
-        elif 200 <= status and "transfer-encoding" not in reply_headers and length is not None \
-                and length.isdigit() and int(length) <= limit:
-            content = self._reader.read(int(length))
-            if len(content) != int(length):
+            pass
+        elif 0 <= size <= limit:
+            content = self._reader.read(size)
+            if len(content) != size:
                 raise ConnectionError("response body cut short")
+        elif status == 200 and spill is not None and 0 <= size <= spill_limit:
+            self._copy_body(size, spill)
+            spilled = True
         else:
             self.close()
             return None
         if reply_headers.get("connection", "").lower() == "close":
             self.close()
-        return Reply(status, reply_headers, content)
+        return Reply(status, reply_headers, content, spilled)
+
+    def _copy_body(self, size: int, dest: Path) -> None:
+        with open(dest, "wb") as handle:
+            while size:
+                chunk = self._reader.read(min(size, CHUNK))
+                if not chunk:
+                    raise ConnectionError("response body cut short")
+                handle.write(chunk)
+                size -= len(chunk)
 
     def _connect(self) -> None:
         sock = socket.create_connection(self.address, timeout=self.connect_timeout)

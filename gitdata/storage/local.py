@@ -154,13 +154,16 @@ class LocalStorage:
         except FileNotFoundError:
             raise self._lacks(digest) from None
 
-    def download_bytes(self, digest: str, limit: int) -> bytes | None:
-        """The object's bytes when it is no bigger than `limit` (None: use download())."""
+    def download_bytes(self, digest: str, limit: int, dest: Path) -> bytes | None:
+        """The object's bytes when it is no bigger than `limit`, else None once it is in `dest`."""
         try:
             with open(self._path(digest), "rb", buffering=0) as handle:
-                return handle.read() if os.fstat(handle.fileno()).st_size <= limit else None
+                if os.fstat(handle.fileno()).st_size <= limit:
+                    return handle.read()
         except FileNotFoundError:
             raise self._lacks(digest) from None
+        self.download(digest, dest)
+        return None
 
     def _lacks(self, digest: str) -> GitDataError:
         return GitDataError(f"storage '{self.name}' does not have object {digest}")

@@ -119,10 +119,11 @@ class LeanRequests:
         reply = self._request("PUT", key, body)
         return reply is not None and reply.status == 200
 
-    def get(self, key: str, limit: int) -> bytes | None:
-        """The object, when it is no bigger than `limit`; None: ask boto3."""
-        reply = self._request("GET", key, limit=limit)
-        return reply.body if reply is not None and reply.status == 200 else None
+    def get(self, key: str, limit: int, dest: Path, dest_limit: int) -> Reply | None:
+        """The object, in the reply when it is no bigger than `limit`, else (up to
+        `dest_limit`) written into `dest`; None: ask boto3."""
+        reply = self._request("GET", key, limit=limit, spill=dest, spill_limit=dest_limit)
+        return reply if reply is not None and reply.status == 200 else None
 
     def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None] | None:
         """One ListObjectsV2 page: its keys and the token of the next page (None at the
@@ -148,7 +149,7 @@ class LeanRequests:
         return found["Key"], found["NextContinuationToken"][0] if truncated else None
 
     def _request(self, method: str, key: str, body: bytes | None = None, query: dict[str, str] | None = None,
-                 limit: int = LIST_MAX) -> Reply | None:
+                 limit: int = LIST_MAX, spill: Path | None = None, spill_limit: int = 0) -> Reply | None:
         """The reply; None where boto3 must answer (see http1), and for good once a
         connection failed twice (a kept-alive connection the server closed fails once)."""
         from gitdata.storage.sigv4 import canonical_query, signed_headers
@@ -164,7 +165,7 @@ class LeanRequests:
             connection = self._connection()
             try:
                 return connection.exchange(method, f"{path}?{query_text}" if query_text else path,
-                                           {"Host": self.host_header, **signed}, body, limit)
+                                           {"Host": self.host_header, **signed}, body, limit, spill, spill_limit)
             except OSError:
                 connection.close()
         self.broken = True
@@ -424,12 +425,21 @@ class S3Storage:
             return
         self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
 
-    def download_bytes(self, digest: str, limit: int) -> bytes | None:
-        """The object's bytes when it is no bigger than `limit` (None: use download())."""
+    def download_bytes(self, digest: str, limit: int, dest: Path) -> bytes | None:
+        """The object's bytes when it is no bigger than `limit`, else None once it is in `dest`."""
         lean = self._lean_path()
-        return lean.get(self._key(digest), limit) if lean is not None else None
+        reply = lean.get(self._key(digest), limit, dest, self.multipart) if lean is not None else None
+        if reply is None:
+            self._boto_download(digest, dest)
+            return None
+        return None if reply.spilled else reply.body
 
     def download(self, digest: str, dest: Path) -> None:
+        data = self.download_bytes(digest, 0, dest)
+        if data is not None:
+            dest.write_bytes(data)   # an empty object
+
+    def _boto_download(self, digest: str, dest: Path) -> None:
         import botocore.exceptions
 
         key = self._key(digest)
