@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import quote, urlparse, urlsplit
 
 from gitdata.errors import GitDataError
-from gitdata.storage.http1 import Connection, Reply
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digests_in, key_of
+from gitdata.storage.http1 import Connection, Reply
 
 if TYPE_CHECKING:
     from gitdata.git import GitRepo
