@@ -2,8 +2,12 @@
 and what it leaves to boto3 (None) or reports as a failed connection (OSError)."""
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
+from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -14,16 +18,22 @@ Responder = Callable[[bytes], bytes | None]   # request head -> raw response (No
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[list[Responder]], Connection]]:
-    """A one-connection-at-a-time server answering with the given responders in turn."""
+def serve() -> Iterator[Callable[..., Connection]]:
+    """A one-connection-at-a-time server answering with the given responders in turn;
+    over TLS with `tls=(server context, client context)`."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[int] = []
 
-    def start(responders: list[Responder]) -> Connection:
+    def start(responders: list[Responder], tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None) -> Connection:
         def loop() -> None:
             pending = list(responders)
             while pending:
                 conn, _ = listener.accept()
+                if tls is not None:
+                    try:
+                        conn = tls[0].wrap_socket(conn, server_side=True)
+                    except OSError:
+                        continue   # the client refused the certificate
                 accepted.append(1)
                 with conn, conn.makefile("rb") as reader:
                     while pending:
@@ -41,7 +51,10 @@ def serve() -> Iterator[Callable[[list[Responder]], Connection]]:
                         except OSError:
                             break   # the client hung up mid-body, as it may
         threading.Thread(target=loop, daemon=True).start()
-        return Connection("http", f"127.0.0.1:{listener.getsockname()[1]}", 5, 5)
+        port = listener.getsockname()[1]
+        if tls is not None:
+            return Connection("https", f"localhost:{port}", 5, 5, tls[1])
+        return Connection("http", f"127.0.0.1:{port}", 5, 5)
 
     start.accepted = accepted  # type: ignore[attr-defined]
     yield start  # type: ignore[misc]
@@ -115,3 +128,20 @@ def test_bodies_over_the_limit_can_go_into_a_file(serve, tmp_path) -> None:  # t
     assert conn.exchange("GET", "/c", {}, None, 100, dest, len(big)) is None   # an error body is no object
     assert conn.exchange("GET", "/d", {}, None, 100, dest, len(big) - 1) is None
     assert not dest.exists()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_over_tls_with_the_callers_certificate_authority(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    conn = serve([ok(b"secret" * 1000), ok(b"again")], tls=(server, ssl.create_default_context(cafile=str(cert))))
+    assert conn.exchange("GET", "/a", {"Host": "localhost"}, None, 1 << 20).body == b"secret" * 1000  # type: ignore[union-attr]
+    assert conn.exchange("GET", "/b", {"Host": "localhost"}, None, 1 << 20).body == b"again"  # type: ignore[union-attr]
+    assert len(serve.accepted) == 1
+    untrusting = serve([ok(b"never")], tls=(server, ssl.create_default_context()))
+    with pytest.raises(ssl.SSLError):   # a certificate no authority vouches for
+        untrusting.exchange("GET", "/c", {"Host": "localhost"}, None, 100)
