@@ -1,7 +1,7 @@
 """The content-addressed object store: `<data dir>/cache/<algorithm>/<2 hex>/<rest>`.
 
-Objects are read-only, enter only through a temp file and a rename, and are
-verified against their digest on the way in."""
+Objects are read-only, appear whole (an unnamed file linked under its name, or a temp
+file renamed to it), and are verified against their digest on the way in."""
 from __future__ import annotations
 
 import errno
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import unique_suffix, unlink_quietly, write_new
+from gitdata.fsutil import unique_suffix, unlink_quietly, write_named, write_new
 from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
                              split_digest)
 
@@ -103,10 +103,11 @@ class Cache:
         """Copy a workspace file into the cache, hashing what is copied (one read pass).
         Returns (digest, size). With `expected`, a mismatch (the file changed since it
         was hashed) is an error and nothing enters the cache."""
-        with open(src, "rb") as source:
-            size = os.fstat(source.fileno()).st_size
+        fd = os.open(src, os.O_RDONLY)   # not open(): no isatty, seek and buffer per file
+        try:
+            size = os.fstat(fd).st_size
             if size <= SMALL_FILE:
-                data = source.read()
+                data = _read_all(fd, size)
                 digest = digest_bytes(data, algorithm)
                 self._check_expected(src, digest, expected)
                 if not self.has(digest):
@@ -114,7 +115,8 @@ class Cache:
                 return digest, len(data)
             tmp = self._new_temp()
             try:
-                with open(os.open(tmp, _CREATE_RW, 0o444), "r+b") as target:
+                with open(fd, "rb", closefd=False) as source, \
+                        open(os.open(tmp, _CREATE_RW, 0o444), "r+b") as target:
                     digest, size = _copy_into(source, target, algorithm)
                 self._check_expected(src, digest, expected)
                 self._place(tmp, digest)
@@ -122,6 +124,8 @@ class Cache:
             except BaseException:
                 unlink_quietly(tmp)
                 raise
+        finally:
+            os.close(fd)
 
     @staticmethod
     def _check_expected(src: str | Path, digest: str, expected: str | None) -> None:
@@ -129,6 +133,9 @@ class Cache:
             raise GitDataError(f"'{src}' changed while it was being added; run the command again")
 
     def _write_object(self, data: bytes, digest: str) -> None:
+        final = self.object_path(digest)
+        if write_named(self._object_dir(final), final, data, 0o444):
+            return
         tmp = self._new_temp()
         try:
             write_new(tmp, data, 0o444)
@@ -158,11 +165,16 @@ class Cache:
         """Rename a complete, read-only temp file to its final name. An object that is
         already there has the same content, so replacing it is harmless."""
         final = self.object_path(digest)
-        directory = final.rpartition("/")[0]
+        self._object_dir(final)
+        os.replace(tmp, final)
+
+    def _object_dir(self, path: str) -> str:
+        """The directory of the object at `path`, made if need be."""
+        directory = path.rpartition("/")[0]
         if directory not in self._dirs:
             os.makedirs(directory, exist_ok=True)
             self._dirs.add(directory)
-        os.replace(tmp, final)
+        return directory
 
     def verify(self, digest: str) -> bool:
         path = self.path(digest)
@@ -187,6 +199,17 @@ class Cache:
         directory's mtime, so while the stamp is the same no object went away (a
         removed directory is missing from it)."""
         return tuple(sorted((key, mtime) for key, _, mtime in self._object_dirs()))
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The file's bytes to its end, in one read when it still has the `size` it had."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:

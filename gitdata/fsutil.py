@@ -38,6 +38,53 @@ def write_new(path: str, data: bytes, mode: int) -> None:
         os.close(fd)
 
 
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_unnamed_files = [bool(_O_TMPFILE)]   # cleared once the file system says it has none
+_proc_fd_dir_handle: list[int] = []   # this process's /proc/<pid>/fd (-1: no /proc)
+os.register_at_fork(after_in_child=_proc_fd_dir_handle.clear)
+
+
+def write_named(directory: str, path: str, data: bytes, mode: int) -> bool:
+    """Create `path`, in the existing `directory`, holding `data` and appearing whole:
+    the bytes go into an unnamed file (O_TMPFILE) that is linked under its name once
+    complete. A killed process leaves nothing behind, and there is no temp name to
+    rename (a rename between directories is serialised file-system wide). If `path`
+    exists already it is left as it is. False, with nothing written, where the system
+    has no unnamed files: the caller then takes the temp-file way."""
+    proc_fds = _proc_fd_dir() if _unnamed_files[0] else None
+    if proc_fds is None:
+        return False
+    try:
+        fd = os.open(directory, _O_TMPFILE | os.O_WRONLY, mode)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        _unnamed_files[0] = False
+        return False
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.link(str(fd), path, src_dir_fd=proc_fds, follow_symlinks=True)
+    except FileExistsError:
+        pass
+    finally:
+        os.close(fd)
+    return True
+
+
+def _proc_fd_dir() -> int | None:
+    """A handle on this process's /proc/<pid>/fd: linking `<fd>` relative to it, following
+    the link, names an unnamed file without privileges."""
+    if not _proc_fd_dir_handle:
+        try:
+            _proc_fd_dir_handle.append(os.open(f"/proc/{os.getpid()}/fd", os.O_RDONLY | os.O_DIRECTORY))
+        except OSError:
+            _proc_fd_dir_handle.append(-1)
+    fd = _proc_fd_dir_handle[0]
+    return fd if fd >= 0 else None
+
+
 def temp_name(path: Path) -> Path:
     return Path(temp_path(str(path)))
 

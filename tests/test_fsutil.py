@@ -1,13 +1,23 @@
-"""fsutil's file placement under concurrency: many threads restoring into directories
-that do not exist yet (what a parallel checkout after `rm -rf data` does)."""
+"""fsutil's file placement: many threads restoring into directories that do not exist
+yet (what a parallel checkout after `rm -rf data` does), and files that appear whole."""
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from pathlib import Path
 
 import pytest
 
-from gitdata.fsutil import place_new
+from gitdata import fsutil
+from gitdata.cache import Cache
+from gitdata.fsutil import place_new, write_named
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.mark.parametrize("method", ["copy", "hardlink", "symlink"])
@@ -41,3 +51,49 @@ def test_threads_placing_files_into_the_same_missing_directories_all_succeed(tmp
 def test_a_missing_object_is_still_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         place_new(str(tmp_path / "no-such-object"), str(tmp_path / "new" / "file"), "copy", executable=False)
+
+
+def test_write_named_makes_a_whole_read_only_file_and_leaves_no_trace(tmp_path: Path) -> None:
+    target = tmp_path / "ab" / "cdef"
+    target.parent.mkdir()
+    assert write_named(str(target.parent), str(target), b"payload", 0o444)
+    assert target.read_bytes() == b"payload"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o444 & ~current_umask()
+    assert os.listdir(target.parent) == ["cdef"]
+
+
+def test_write_named_leaves_an_existing_file_as_it_is(tmp_path: Path) -> None:
+    target = tmp_path / "object"
+    target.write_bytes(b"first")
+    assert write_named(str(tmp_path), str(target), b"second", 0o444)
+    assert target.read_bytes() == b"first"
+    assert os.listdir(tmp_path) == ["object"]
+
+
+def test_write_named_in_a_forked_child_names_its_own_file(tmp_path: Path) -> None:
+    assert write_named(str(tmp_path), str(tmp_path / "parent"), b"p", 0o444)   # opens the /proc handle
+    pid = os.fork()
+    if pid == 0:   # the child's fd numbers are its own: the parent's /proc handle would name the wrong file
+        os._exit(0 if write_named(str(tmp_path), str(tmp_path / "child"), b"c", 0o444) else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert (tmp_path / "child").read_bytes() == b"c"
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed-file", "temp-file"])
+def test_cache_objects_appear_whole_read_only_and_deduplicated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              unnamed: bool) -> None:
+    if not unnamed:   # as on a file system without O_TMPFILE
+        monkeypatch.setattr(fsutil, "_unnamed_files", [False])
+    cache = Cache(tmp_path / "cache")
+    sources = []
+    for name, content in [("a", b"same"), ("b", b"same"), ("c", b"other"), ("empty", b"")]:
+        sources.append(tmp_path / name)
+        sources[-1].write_bytes(content)
+    digests = [cache.add_file(src, "b3")[0] for src in sources]
+    assert digests[0] == digests[1] and len(set(digests)) == 3
+    assert sorted(cache.digests()) == sorted(set(digests))
+    for src, digest in zip(sources, digests):
+        assert cache.path(digest).read_bytes() == src.read_bytes()
+        assert not os.access(cache.path(digest), os.W_OK) or os.geteuid() == 0
+        assert stat.S_IMODE(cache.path(digest).stat().st_mode) & 0o222 == 0
+    assert list((tmp_path / "cache").glob("tmp/*")) == []
