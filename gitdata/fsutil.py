@@ -57,7 +57,7 @@ def write_named(directory: str, path: str, data: bytes, mode: int) -> bool:
     try:
         fd = os.open(directory, _O_TMPFILE | os.O_WRONLY, mode)
     except OSError as exc:
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS):
             raise
         _unnamed_files[0] = False
         return False
