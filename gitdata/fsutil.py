@@ -50,7 +50,8 @@ def write_named(directory: str, path: str, data: bytes, mode: int) -> bool:
     complete. A killed process leaves nothing behind, and there is no temp name to
     rename (a rename between directories is serialised file-system wide). If `path`
     exists already it is left as it is. False, with nothing written, where the system
-    has no unnamed files: the caller then takes the temp-file way."""
+    has no unnamed files or will not let them be named: the caller then takes the
+    temp-file way."""
     proc_fds = _proc_fd_dir() if _unnamed_files[0] else None
     if proc_fds is None:
         return False
@@ -68,6 +69,11 @@ def write_named(directory: str, path: str, data: bytes, mode: int) -> bool:
         os.link(str(fd), path, src_dir_fd=proc_fds, follow_symlinks=True)
     except FileExistsError:
         pass
+    except OSError as exc:   # a security module may forbid naming it through /proc: unwritten then
+        if exc.errno not in (errno.EPERM, errno.EACCES, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        _unnamed_files[0] = False
+        return False
     finally:
         os.close(fd)
     return True

@@ -97,3 +97,22 @@ def test_cache_objects_appear_whole_read_only_and_deduplicated(tmp_path: Path, m
         assert not os.access(cache.path(digest), os.W_OK) or os.geteuid() == 0
         assert stat.S_IMODE(cache.path(digest).stat().st_mode) & 0o222 == 0
     assert list((tmp_path / "cache").glob("tmp/*")) == []
+
+
+def test_cache_falls_back_to_a_temp_file_when_unnamed_files_cannot_be_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_link = os.link
+
+    def refused(src: str, dst: str, **kwargs: object) -> None:
+        if kwargs.get("src_dir_fd") is not None:   # naming through /proc, as a security module may forbid
+            raise PermissionError(1, "Operation not permitted")
+        real_link(src, dst, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fsutil, "_unnamed_files", [True])
+    monkeypatch.setattr(os, "link", refused)
+    source = tmp_path / "src"
+    source.write_bytes(b"bytes")
+    cache = Cache(tmp_path / "cache")
+    digest, size = cache.add_file(source, "b3")
+    assert cache.path(digest).read_bytes() == b"bytes" and size == 5
+    assert fsutil._unnamed_files == [False]   # not tried again for every object
