@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import unique_suffix, unlink_quietly, write_named, write_new
+from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
 from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
                              split_digest)
 
@@ -134,7 +134,7 @@ class Cache:
 
     def _write_object(self, data: bytes, digest: str) -> None:
         final = self.object_path(digest)
-        if write_named(self._object_dir(final), final, data, 0o444):
+        if write_named(made_parent(final, self._dirs), final, data, 0o444):
             return
         tmp = self._new_temp()
         try:
@@ -165,16 +165,8 @@ class Cache:
         """Rename a complete, read-only temp file to its final name. An object that is
         already there has the same content, so replacing it is harmless."""
         final = self.object_path(digest)
-        self._object_dir(final)
+        made_parent(final, self._dirs)
         os.replace(tmp, final)
-
-    def _object_dir(self, path: str) -> str:
-        """The directory of the object at `path`, made if need be."""
-        directory = path.rpartition("/")[0]
-        if directory not in self._dirs:
-            os.makedirs(directory, exist_ok=True)
-            self._dirs.add(directory)
-        return directory
 
     def verify(self, digest: str) -> bool:
         path = self.path(digest)

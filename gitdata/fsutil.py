@@ -101,6 +101,15 @@ def temp_path(target: str) -> str:
     return f"{directory}{os.sep}.{name[:40]}.gitdata-{unique_suffix()}.tmp"
 
 
+def made_parent(path: str, made: set[str]) -> str:
+    """The directory of `path`, made if `made` (directories known to exist) lacks it."""
+    directory = path.rpartition(os.sep)[0]
+    if directory not in made:
+        os.makedirs(directory, exist_ok=True)
+        made.add(directory)
+    return directory
+
+
 def _ensure_parent(target: str) -> None:
     directory = target.rpartition(os.sep)[0]
     if not os.path.isdir(directory):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
-from gitdata.fsutil import unique_suffix, unlink_quietly, write_named, write_new
+from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
@@ -132,28 +132,20 @@ class LocalStorage:
         """upload() of a small object already read (and verified) by the caller."""
         self.prepare()
         final = self._path(digest)
-        if not write_named(self._parent(final), final, data, 0o444):
+        if not write_named(made_parent(final, self._dirs), final, data, 0o444):
             self._put(digest, lambda tmp: write_new(tmp, data, 0o444))
 
     def _put(self, digest: str, write: Callable[[str], object]) -> None:
         """Write an object to a temp name beside its final one, then rename it there."""
         self.prepare()
         final = self._path(digest)
-        tmp = f"{self._parent(final)}{os.sep}.{final.rpartition(os.sep)[2][:16]}.{unique_suffix()}.tmp"
+        tmp = f"{made_parent(final, self._dirs)}{os.sep}.{final.rpartition(os.sep)[2][:16]}.{unique_suffix()}.tmp"
         try:
             write(tmp)
             os.replace(tmp, final)
         except BaseException:
             unlink_quietly(tmp)
             raise
-
-    def _parent(self, path: str) -> str:
-        """The directory of the object at `path`, made if need be."""
-        parent = path.rpartition(os.sep)[0]
-        if parent not in self._dirs:
-            os.makedirs(parent, exist_ok=True)
-            self._dirs.add(parent)
-        return parent
 
     def download(self, digest: str, dest: Path) -> None:
         try:
