@@ -241,7 +241,8 @@ def _read_bytes(path: str) -> bytes:
 
 def read_workspace(workdir: Path, memo: Path | None = None) -> Tracked:
     """What the manifests in the working tree say. With `memo`, a file that keeps
-    them parsed, keyed by each manifest's stat: unchanged manifests are not parsed again."""
+    them parsed, keyed by each manifest's stat: unchanged manifests are not parsed again
+    (and a few changed ones are parsed each time until rewriting the memo pays)."""
     found = _manifest_files(str(workdir / TREE_DIR))
     if memo is None:
         return _assemble((relpath, _read_bytes(item.path)) for relpath, item in found)
@@ -259,6 +260,7 @@ def manifest_stamps(workdir: Path) -> tuple[tuple[str, int, int, int], ...]:
 
 
 MEMO_FORMAT = "gitdata-manifest-memo-2"
+MEMO_REWRITE_AT = 2000   # entries parsed afresh (a few ms) past which the memo is rewritten
 # manifest path -> (its stat, whole directory?, directory, {file path: Entry fields})
 MemoRow = tuple[tuple[int, int, int], bool, str, dict[str, tuple[Any, ...]]]
 
@@ -278,12 +280,14 @@ def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -
     rows: dict[str, MemoRow] = {}
     files: dict[str, Entry] = {}
     whole_dirs = set()
+    parsed = 0
     for relpath, item in found:
         st = item.stat(follow_symlinks=False)
         stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
         row = known.get(relpath)
         if row is None or row[0] != stamp:
             entries, whole = parse(_read_bytes(item.path), f"{TREE_DIR}/{relpath}")
+            parsed += len(entries)
             directory = directory_of(relpath)
             row = (stamp, whole, directory, {join(directory, name): tuple(e) for name, e in entries.items()})
         if now - st.st_mtime > RACY_SECONDS:
@@ -291,9 +295,16 @@ def _read_with_memo(found: Iterable[tuple[str, os.DirEntry[str]]], memo: Path) -
         if row[1]:
             whole_dirs.add(row[2])
         files.update({path: make(fields) for path, fields in row[3].items()})
-    if rows != known:
+    if rows != known and _memo_pays(parsed, len(files)):
         save_memo(memo, (MEMO_FORMAT, rows))
     return Tracked(files, frozenset(whole_dirs))
+
+
+def _memo_pays(parsed: int, total: int) -> bool:
+    """Whether rewriting the memo (all entries) costs less than parsing afresh, on each
+    later read, the entries that changed. Re-adding one directory of a big tree changes
+    its manifest every time: rewriting the memo for it would never pay back."""
+    return parsed >= MEMO_REWRITE_AT or 4 * parsed >= total
 
 
 def read_tree(repo: GitRepo, gitdata_tree: pygit2.Tree | None) -> Tracked:

@@ -177,3 +177,32 @@ def test_object_directories_are_listed_again_when_they_change(repo: Path) -> Non
     assert status(repo)["not_in_cache"] == ["data/7.txt"]
     listings.write_bytes(marshal.dumps({f"{algorithm}/{hexdigest[:2]}": "damaged"}))
     assert status(repo)["not_in_cache"] == ["data/7.txt"]
+
+
+def manifest_memo(repo: Path) -> Path:
+    [memo] = (repo / ".git" / "data" / "statcache").glob("*.manifests")
+    return memo
+
+
+def test_a_small_change_is_read_from_its_manifest_without_rewriting_the_memo(repo: Path) -> None:
+    for d in range(5):
+        for f in range(10):
+            write(repo / "data" / f"d{d}" / f"f{f}.csv", f"{d}{f}\n")
+    gd("add", "data")
+    backdate(repo)
+    assert status(repo) == CLEAN            # writes the memo of all 50 entries
+    kept = manifest_memo(repo).read_bytes()
+    write(repo / "data" / "d0" / "f0.csv", "changed\n")
+    gd("add", "data")                       # d0's manifest: 10 of 50 entries, too few to rewrite for
+    backdate(repo)
+    assert status(repo) == CLEAN            # the stale row for d0 is not believed
+    assert manifest_memo(repo).read_bytes() == kept
+    for d in range(5):                      # every manifest changes: now the rewrite pays
+        write(repo / "data" / f"d{d}" / "f1.csv", "changed\n")
+    gd("add", "data")
+    backdate(repo)
+    assert status(repo) == CLEAN
+    assert manifest_memo(repo).read_bytes() != kept
+    write(repo / "data" / "d3" / "f1.csv", "again\n")
+    os.utime(repo / "data" / "d3" / "f1.csv", (LONG_AGO, LONG_AGO))
+    assert status(repo)["modified"] == ["data/d3/f1.csv"]
