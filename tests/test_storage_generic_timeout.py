@@ -78,11 +78,11 @@ def test_ctrl_c_or_a_kill_stops_the_commands_in_flight(repo: Path, tmp_path: Pat
     and from worker threads)."""
     _, pids = hanging_storage(repo, tmp_path, objects=2, processes=processes)
     # A terminal sends Ctrl-C (a CI runner its SIGTERM) to the whole process group: git and git-data.
-    # A shell without job control starts background commands with SIGINT ignored, and
-    # the ignoring is inherited: a test suite started that way must not pass it on.
+    # A shell without job control starts background commands with SIGINT ignored, nohup
+    # ignores SIGHUP, and the ignoring is inherited: a test suite started so must not pass it on.
     push = subprocess.Popen(["git", "data", "push"], cwd=repo, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
     deadline = time.monotonic() + 20
     while len(pids_in(pids)) < processes and time.monotonic() < deadline:
         time.sleep(0.05)
