@@ -187,9 +187,10 @@ def reflink(src: Path, dst: Path) -> bool:
             raise
 
 
-def _copy_new(src: str, dst: str, mode: int) -> None:
+def _copy_new(src: str, dst: str, mode: int) -> os.stat_result:
     """Copy src into a new file dst created with `mode` (umask applies): one open each,
-    then sendfile until EOF; no stat or chmod calls. A failed copy removes dst."""
+    then sendfile until EOF; no chmod calls. Returns the stat of the copy as written.
+    A failed copy removes dst."""
     fd_in = os.open(src, os.O_RDONLY)
     try:
         fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -197,6 +198,7 @@ def _copy_new(src: str, dst: str, mode: int) -> None:
             offset = 0
             while sent := os.sendfile(fd_out, fd_in, offset, 1 << 30):
                 offset += sent
+            return os.fstat(fd_out)
         except BaseException:
             os.unlink(dst)
             raise
@@ -206,33 +208,34 @@ def _copy_new(src: str, dst: str, mode: int) -> None:
         os.close(fd_in)
 
 
-def place_new(obj: str, target: str, method: str, executable: bool) -> str | None:
+def place_new(obj: str, target: str, method: str, executable: bool) -> tuple[str, os.stat_result | None] | None:
     """Put the cache object `obj` at `target`, where nothing is, without a temp file
     and rename (half the directory updates: restoring many files is kernel-bound).
     Links appear whole; a copy killed midway leaves a prefix of the object, which is
-    safe to overwrite (see `is_prefix_of`). None if something is at `target` after all;
-    reflinks always take `materialise`. Missing parent directories are made only when
-    the first try says so: no stat per file."""
+    safe to overwrite (see `is_prefix_of`). Returns the method and, for a copy, its
+    stat as written; None if something is at `target` after all. Reflinks always take
+    `materialise`. Missing parent directories are made only when the first try says
+    so: no stat per file."""
     if method == "reflink":
         return None
     try:
         try:
-            _place_new(obj, target, method, executable)
+            return method, _place_new(obj, target, method, executable)
         except FileNotFoundError:   # no directory yet (or no object: then the retry fails too)
             _ensure_parent(target)
-            _place_new(obj, target, method, executable)
+            return method, _place_new(obj, target, method, executable)
     except FileExistsError:
         return None
-    return method
 
 
-def _place_new(obj: str, target: str, method: str, executable: bool) -> None:
+def _place_new(obj: str, target: str, method: str, executable: bool) -> os.stat_result | None:
     if method == "symlink":
         os.symlink(obj, target)
     elif method == "hardlink":
         os.link(obj, target)
     else:
-        _copy_new(obj, target, 0o777 if executable else 0o666)
+        return _copy_new(obj, target, 0o777 if executable else 0o666)
+    return None
 
 
 def is_prefix_of(path: str | Path, obj: str | Path) -> bool:

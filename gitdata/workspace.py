@@ -295,26 +295,29 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     absent = cache.missing(entry.digest for _, entry in items)
     safe_dirs = SafeDirs(repo.workdir)
     written: list[tuple[str, os.stat_result, str]] = []
+    prefix = f"{repo.workdir}{os.sep}"   # plain strings: this runs once per file restored
 
     def one(job: tuple[tuple[str, Entry], str]) -> tuple[str, str]:
         (rel, entry), state = job
         wanted = method or entry.method
-        target = repo.workdir / rel
+        target = prefix + rel
         if state == CLEAN and _has_method(target, wanted, entry, cache):
             return rel, "clean"
         if entry.digest in absent:
             return rel, "unavailable"
         safe_dirs.check(rel)
-        if state == MODIFIED and not _content_is_safe(target, entry, cache, force):
+        if state == MODIFIED and not _content_is_safe(Path(target), entry, cache, force):
             return rel, "kept"
         obj = cache.object_path(entry.digest)
-        used = place_new(obj, str(target), wanted, entry.executable) if state == MISSING else None
-        if used is None:
-            if state == MISSING and target.is_dir() and not target.is_symlink():
+        placed = place_new(obj, target, wanted, entry.executable) if state == MISSING else None
+        if placed is not None:
+            used, st = placed
+        else:
+            if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
                 return rel, "kept"   # a directory where the file was is never replaced
-            used = materialise(obj, target, wanted, entry.executable)
+            used, st = materialise(obj, target, wanted, entry.executable), None
         if used in ("copy", "reflink"):
-            written.append((rel, os.stat(target), entry.digest))
+            written.append((rel, st or os.stat(target), entry.digest))
         return rel, "restored"
 
     outcomes = parallel_map(one, list(zip(items, states)))
@@ -349,8 +352,8 @@ class SafeDirs:
             self.known.add(directory)
 
 
-def _has_method(path: Path, method: str, entry: Entry, cache: Cache) -> bool:
-    st = path.lstat()
+def _has_method(path: str, method: str, entry: Entry, cache: Cache) -> bool:
+    st = os.lstat(path)
     if method == "symlink":
         return stat.S_ISLNK(st.st_mode)
     if method == "hardlink":

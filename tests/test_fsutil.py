@@ -33,7 +33,8 @@ def test_threads_placing_files_into_the_same_missing_directories_all_succeed(tmp
         try:
             for i in range(per_thread):
                 target = tmp_path / "work" / f"d{i % 4}" / f"sub{i % 2}" / f"f{n}-{i}"
-                assert place_new(str(obj), str(target), method, executable=False) == method
+                placed = place_new(str(obj), str(target), method, executable=False)
+                assert placed is not None and placed[0] == method
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -46,6 +47,17 @@ def test_threads_placing_files_into_the_same_missing_directories_all_succeed(tmp
     placed = [p for p in (tmp_path / "work").rglob("f*")]
     assert len(placed) == threads * per_thread
     assert all(p.read_bytes() == b"content\n" for p in placed)
+
+
+def test_a_copy_placed_reports_the_stat_it_was_written_with(tmp_path: Path) -> None:
+    obj = tmp_path / "object"
+    obj.write_bytes(b"content\n")
+    target = tmp_path / "new" / "file"
+    placed = place_new(str(obj), str(target), "copy", executable=False)
+    assert placed is not None and placed[1] is not None
+    st = target.stat()   # the stat cache keeps this key for the digest: it must be the file's
+    assert (placed[1].st_size, placed[1].st_mtime_ns, placed[1].st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    assert place_new(str(obj), str(target), "copy", executable=False) is None   # something is there now
 
 
 def test_a_missing_object_is_still_an_error(tmp_path: Path) -> None:
