@@ -16,7 +16,7 @@ from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import ensure_inside, is_under, join
-from gitdata.statcache import StatCache
+from gitdata.statcache import StatCache, key_of
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -291,14 +291,15 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     """Make each workspace file match its entry. A modified file is replaced only
     if its content is safe in the cache; with `force`, it is carried in first."""
     items = sorted(files.items())
-    states = file_states(repo, items, cache, stats)
+    states, seen = states_and_stats(repo, items, cache, stats)
     absent = cache.missing(entry.digest for _, entry in items)
     safe_dirs = SafeDirs(repo.workdir)
     written: list[tuple[str, os.stat_result, str]] = []
     prefix = f"{repo.workdir}{os.sep}"   # plain strings: this runs once per file restored
+    known = stats.rows()
 
-    def one(job: tuple[tuple[str, Entry], str]) -> tuple[str, str]:
-        (rel, entry), state = job
+    def one(job: tuple[tuple[str, Entry], str, os.stat_result | None]) -> tuple[str, str]:
+        (rel, entry), state, st = job
         wanted = method or entry.method
         target = prefix + rel
         if state == CLEAN and _has_method(target, wanted, entry, cache):
@@ -306,8 +307,11 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
         if entry.digest in absent:
             return rel, "unavailable"
         safe_dirs.check(rel)
-        if state == MODIFIED and not _content_is_safe(Path(target), entry, cache, force):
-            return rel, "kept"
+        if state == MODIFIED:
+            row = known.get(rel)
+            vouched = row[1] if row is not None and st is not None and row[0] == key_of(st) else None
+            if not _content_is_safe(Path(target), entry, cache, force, vouched):
+                return rel, "kept"
         obj = cache.object_path(entry.digest)
         placed = place_new(obj, target, wanted, entry.executable) if state == MISSING else None
         if placed is not None:
@@ -320,7 +324,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             written.append((rel, st or os.stat(target), entry.digest))
         return rel, "restored"
 
-    outcomes = parallel_map(one, list(zip(items, states)))
+    outcomes = parallel_map(one, list(zip(items, states, seen)))
     # We wrote these bytes ourselves just now, so their stat vouches for their digest.
     stats.remember(written, read_after=math.inf)
     stats.flush()
@@ -361,13 +365,18 @@ def _has_method(path: str, method: str, entry: Entry, cache: Cache) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and is_executable(st) == entry.executable
 
 
-def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool) -> bool:
+def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool, vouched: str | None) -> bool:
     """Whether overwriting `path` loses nothing: its bytes are already in the cache,
-    or (with force) have just been put there."""
-    if path.is_symlink() and not path.exists():
+    or (with force) have just been put there. `vouched` is the digest the stat cache
+    holds for the file's current stat, if any: a file switched away from is found safe
+    without hashing it."""
+    is_link = path.is_symlink()
+    if is_link and not path.exists():
         return True
     if path.is_dir():
         return False
+    if vouched is not None and not is_link and cache.has(vouched):
+        return True
     if cache.has(entry.digest) and is_prefix_of(path, cache.object_path(entry.digest)):
         return True  # an interrupted restore (or an empty file): every byte is in the cache
     algorithm = parse_digest(entry.digest).algorithm

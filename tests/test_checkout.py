@@ -91,3 +91,27 @@ def test_a_restore_killed_midway_is_finished_by_the_next_checkout(repo: Path) ->
     assert result.returncode == 1 and "d/mine" in result.stderr and "d/big" not in result.stderr
     assert (repo / "d" / "big").read_bytes() == content
     assert (repo / "d" / "mine").read_bytes() == b"y" * 10
+
+
+def test_a_file_whose_known_content_left_the_cache_is_kept(repo: Path) -> None:
+    """Switching away from a file the stat cache knows skips hashing it only while its
+    content is still in the cache; once it is gone (gc, rm --from-cache), the file is
+    hashed, found nowhere else, and kept."""
+    long_ago = 1_600_000_000
+    write(repo / "m.bin", "version one")
+    os.utime(repo / "m.bin", (long_ago, long_ago))
+    gd("add", "m.bin", "--commit", "-m", "v1")
+    write(repo / "m.bin", "version two, longer")
+    os.utime(repo / "m.bin", (long_ago + 10, long_ago + 10))   # old enough for the stat cache to keep it
+    gd("commit", "--commit", "-m", "v2")
+    v2 = gd("hash", "m.bin").stdout.split()[0]
+    algorithm, hexdigest = v2.split(":")
+    (repo / ".git" / "data" / "cache" / algorithm / hexdigest[:2] / hexdigest[2:]).unlink()
+    git("-c", "core.hooksPath=/dev/null", "checkout", "-q", "HEAD~1")
+    result = gd("checkout", check=False)
+    assert result.returncode == 1 and "m.bin" in result.stderr
+    assert (repo / "m.bin").read_text() == "version two, longer"
+    gd("add", "m.bin")                      # carried back in: now the switch may replace it
+    git("checkout", "-q", "HEAD", "--", ".gitdata")
+    gd("checkout")
+    assert (repo / "m.bin").read_text() == "version one"
