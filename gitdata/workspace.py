@@ -315,13 +315,13 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
         obj = cache.object_path(entry.digest)
         placed = place_new(obj, target, wanted, entry.executable) if state == MISSING else None
         if placed is not None:
-            used, st = placed
+            used, copy_st = placed
         else:
             if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
                 return rel, "kept"   # a directory where the file was is never replaced
-            used, st = materialise(obj, target, wanted, entry.executable), None
+            used, copy_st = materialise(obj, target, wanted, entry.executable), None
         if used in ("copy", "reflink"):
-            written.append((rel, st or os.stat(target), entry.digest))
+            written.append((rel, copy_st or os.stat(target), entry.digest))
         return rel, "restored"
 
     outcomes = parallel_map(one, list(zip(items, states, seen)))
