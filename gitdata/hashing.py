@@ -58,11 +58,12 @@ def is_digest(text: str) -> bool:
     return bool(_DIGEST_RE.match(text))
 
 
-def new_hasher(algorithm: str) -> Any:
+def new_hasher(algorithm: str, threads: bool = True) -> Any:
+    """A hasher; blake3's hashes big updates on all cores unless told `threads=False`."""
     if algorithm == "b3":
         import blake3
 
-        return blake3.blake3(max_threads=blake3.blake3.AUTO)
+        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads else 1)
     import hashlib  # OpenSSL's start-up cost, only for the other algorithms
 
     factories: dict[str, Callable[[], Any]] = {
@@ -120,7 +121,9 @@ def copy_file_and_digest(src_fd: int, dst_fd: int, algorithm: str = DEFAULT_ALGO
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    hasher = new_hasher(algorithm)
+    # One core copies, the other hashes: a hasher of its own threads would take turns
+    # with the copy for the same two cores (a tenth slower on two).
+    hasher = new_hasher(algorithm, threads=False)
     offset = 0
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=1) as pool:   # one worker: chunks are hashed in order
