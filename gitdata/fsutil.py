@@ -31,11 +31,15 @@ def write_new(path: str, data: bytes, mode: int) -> None:
     """Create a file that must not exist yet, with `mode` from birth (no chmod), holding `data`."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)
@@ -63,9 +67,7 @@ def write_named(directory: str, path: str, data: bytes, mode: int) -> bool:
         _unnamed_files[0] = False
         return False
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         os.link(str(fd), path, src_dir_fd=proc_fds, follow_symlinks=True)
     except FileExistsError:
         pass

@@ -56,9 +56,10 @@ class StatCache:
                     self._rows = self._read()
         return self._rows
 
-    def lookup(self, path: str, st: os.stat_result, algorithm: str) -> str | None:
+    def lookup(self, path: str, st: os.stat_result, algorithm: str | None = None) -> str | None:
+        """The digest known for the file at this stat (of `algorithm`, when given)."""
         row = self.rows().get(path)
-        if row is None or row[0] != key_of(st) or not row[1].startswith(algorithm + ":"):
+        if row is None or row[0] != key_of(st) or (algorithm is not None and not row[1].startswith(algorithm + ":")):
             return None
         return row[1]
 

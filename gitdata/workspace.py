@@ -16,7 +16,7 @@ from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import ensure_inside, is_under, join
-from gitdata.statcache import StatCache, key_of
+from gitdata.statcache import StatCache
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -296,7 +296,6 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     safe_dirs = SafeDirs(repo.workdir)
     written: list[tuple[str, os.stat_result, str]] = []
     prefix = f"{repo.workdir}{os.sep}"   # plain strings: this runs once per file restored
-    known = stats.rows()
 
     def one(job: tuple[tuple[str, Entry], str, os.stat_result | None]) -> tuple[str, str]:
         (rel, entry), state, st = job
@@ -308,8 +307,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             return rel, "unavailable"
         safe_dirs.check(rel)
         if state == MODIFIED:
-            row = known.get(rel)
-            vouched = row[1] if row is not None and st is not None and row[0] == key_of(st) else None
+            vouched = stats.lookup(rel, st) if st is not None else None
             if not _content_is_safe(Path(target), entry, cache, force, vouched):
                 return rel, "kept"
         obj = cache.object_path(entry.digest)
