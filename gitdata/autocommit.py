@@ -135,7 +135,7 @@ def _snapshot(repo: GitRepo) -> Snapshot:
         scratch.unlink(missing_ok=True)
 
     def blob(path: str) -> bytes | None:
-        from gitdata.sync import blob_data
+        from gitdata.git import blob_data
 
         oid = ids.get(path)
         return blob_data(repo, oid) if oid is not None else None
@@ -167,7 +167,7 @@ def _commit_on(repo: GitRepo, ref: str, parent: pygit2.Commit | None, staged: li
                snapshot: Snapshot, message: str) -> str:
     import pygit2
 
-    from gitdata.sync import blob_data
+    from gitdata.git import blob_data
 
     raw = repo.raw
     scratch = pygit2.Index()

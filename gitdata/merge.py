@@ -397,7 +397,7 @@ def _record_from_index(repo: GitRepo, relpath: str, ids: tuple[pygit2.Oid | None
     driver would have done, so that resolving starts from the merged entries."""
     from gitdata.git import stage
 
-    from gitdata.sync import blob_data
+    from gitdata.git import blob_data
 
     sides = [blob_data(repo, i) if i is not None else b"" for i in ids]
     try:

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import subprocess
-from typing import TYPE_CHECKING, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
 
 from gitdata import config, output
 from gitdata.errors import GitDataError
@@ -151,9 +151,8 @@ def remote_known(repo: GitRepo, remote: str, update: RefUpdate) -> list[str]:
 
 def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[str]:
     """Digests that appear in a commit's manifest but in none of its parents' at the same path."""
-    from gitdata.git import GITDATA_DIR, entry_id, subtree
+    from gitdata.git import GITDATA_DIR, blob_data, entry_id, subtree
     from gitdata.manifest import MANIFEST_NAME, TREE_DIR, parse
-    from gitdata.sync import blob_data, diff_blobs
 
     def data_tree(commit: pygit2.Commit) -> pygit2.Tree | None:
         return subtree(subtree(commit.tree, GITDATA_DIR), "tree")
@@ -186,6 +185,46 @@ def introduced_digests(repo: GitRepo, commits: Iterable[pygit2.Commit]) -> set[s
                     inherited |= digests_of(old, path)
             found |= digests_of(blob, path) - inherited
     return found
+
+
+def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
+               prefix: str = "") -> Iterator[tuple[str, pygit2.Oid | None, pygit2.Oid | None]]:
+    """(path, old blob id, new blob id) of every blob that differs, descending
+    only into subtrees whose ids differ (in process: the walk visits many commits)."""
+    if old is not None and new is not None and old.id == new.id:
+        return
+    old_items, new_items = _items(old), _items(new)
+    for name in sorted(set(old_items) | set(new_items)):
+        o, n = old_items.get(name), new_items.get(name)
+        if o == n:
+            continue
+        path = prefix + name
+        o_tree = _tree_of(repo, o[1]) if o and o[0] == "tree" else None
+        n_tree = _tree_of(repo, n[1]) if n and n[0] == "tree" else None
+        if o_tree is not None or n_tree is not None:
+            yield from diff_blobs(repo, o_tree, n_tree, path + "/")
+        o_blob = o[1] if o and o[0] == "blob" else None
+        n_blob = n[1] if n and n[0] == "blob" else None
+        if o_blob != n_blob:
+            yield path, o_blob, n_blob
+
+
+def _items(tree: pygit2.Tree | None) -> dict[str, tuple[str, pygit2.Oid]]:
+    import pygit2
+
+    if tree is None:
+        return {}
+    kinds = {pygit2.GIT_OBJECT_TREE: "tree", pygit2.GIT_OBJECT_BLOB: "blob"}
+    return {str(item.name): (kinds.get(item.type, "other"), item.id) for item in tree}
+
+
+def _tree_of(repo: GitRepo, oid: pygit2.Oid) -> pygit2.Tree:
+    import pygit2
+
+    obj = repo.raw[oid]
+    if not isinstance(obj, pygit2.Tree):
+        raise GitDataError(f"git object {oid} is not a tree")
+    return obj
 
 
 # -- the hook ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Iterable, NamedTuple, TypeGuard
 
 from gitdata import manifest, output
 from gitdata.errors import GitDataError
@@ -47,7 +47,7 @@ def gitdata_tree_at(repo: GitRepo, rev: str | None) -> pygit2.Tree | None:
     """The `.gitdata` tree of a commit; None for an unborn/zero/unknown rev or no `.gitdata`."""
     from gitdata.git import gitdata_tree
 
-    if not rev or rev.strip("0") == "":
+    if not _names_commit(rev):
         return None
     try:
         return gitdata_tree(repo, rev)
@@ -55,75 +55,43 @@ def gitdata_tree_at(repo: GitRepo, rev: str | None) -> pygit2.Tree | None:
         return None
 
 
-def _items(repo: GitRepo, tree: pygit2.Tree | None) -> dict[str, tuple[str, pygit2.Oid]]:
-    import pygit2
-
-    if tree is None:
-        return {}
-    kinds = {pygit2.GIT_OBJECT_TREE: "tree", pygit2.GIT_OBJECT_BLOB: "blob"}
-    return {str(item.name): (kinds.get(item.type, "other"), item.id) for item in tree}
-
-
-def tree_of(repo: GitRepo, oid: pygit2.Oid) -> pygit2.Tree:
-    import pygit2
-
-    obj = repo.raw[oid]
-    if not isinstance(obj, pygit2.Tree):
-        raise GitDataError(f"git object {oid} is not a tree")
-    return obj
-
-
-def blob_data(repo: GitRepo, oid: pygit2.Oid) -> bytes:
-    import pygit2
-
-    obj = repo.raw[oid]
-    if not isinstance(obj, pygit2.Blob):
-        raise GitDataError(f"git object {oid} is not a blob")
-    return obj.data
-
-
-def diff_blobs(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None,
-               prefix: str = "") -> Iterator[tuple[str, pygit2.Oid | None, pygit2.Oid | None]]:
-    """(path, old blob id, new blob id) of every blob that differs, descending
-    only into subtrees whose ids differ."""
-    if old is not None and new is not None and old.id == new.id:
-        return
-    old_items, new_items = _items(repo, old), _items(repo, new)
-    for name in sorted(set(old_items) | set(new_items)):
-        o, n = old_items.get(name), new_items.get(name)
-        if o == n:
-            continue
-        path = prefix + name
-        o_tree = tree_of(repo, o[1]) if o and o[0] == "tree" else None
-        n_tree = tree_of(repo, n[1]) if n and n[0] == "tree" else None
-        if o_tree is not None or n_tree is not None:
-            yield from diff_blobs(repo, o_tree, n_tree, path + "/")
-        o_blob = o[1] if o and o[0] == "blob" else None
-        n_blob = n[1] if n and n[0] == "blob" else None
-        if o_blob != n_blob:
-            yield path, o_blob, n_blob
+def _names_commit(rev: str | None) -> TypeGuard[str]:
+    """False for what git passes hooks for "no commit": nothing, or all zeros."""
+    return rev is not None and rev.strip("0") != ""
 
 
 def _parse_blob(repo: GitRepo, blob_id: pygit2.Oid | None, source: str) -> dict[str, Entry]:
+    from gitdata.git import blob_data
+
     if blob_id is None:
         return {}
     entries, _ = manifest.parse(blob_data(repo, blob_id), source)
     return entries
 
 
-def changed_manifests(repo: GitRepo, old: pygit2.Tree | None, new: pygit2.Tree | None) -> list[ManifestChange]:
-    """The manifests that differ between two `.gitdata` trees, parsed."""
-    from gitdata.git import subtree
+def changed_manifests(repo: GitRepo, old_rev: str | None, new_rev: str | None) -> list[ManifestChange]:
+    """The manifests that differ between two commits, parsed (an unknown or zero
+    rev counts as having none). Read by git itself in three short processes:
+    the hooks run this, and pygit2's import would cost them ~60 ms."""
+    from gitdata.git import diff_tree_blobs, read_blobs, tree_ids
+
+    revs = [rev for rev in (old_rev, new_rev) if _names_commit(rev)]
+    found = dict(zip(revs, tree_ids(repo, [f"{rev}:{manifest.TREE_DIR}" for rev in revs])))
+    old_tree, new_tree = found.get(old_rev or ""), found.get(new_rev or "")
+    changed = [(relpath, old_blob, new_blob)
+               for relpath, old_blob, new_blob in diff_tree_blobs(repo, old_tree, new_tree)
+               if relpath.rsplit("/", 1)[-1] == manifest.MANIFEST_NAME]
+    blobs = read_blobs(repo, [blob for _, *sides in changed for blob in sides if blob is not None])
+
+    def entries(blob_id: str | None, source: str) -> dict[str, Entry]:
+        return manifest.parse(blobs[blob_id], source)[0] if blob_id is not None else {}
 
     changes = []
-    for relpath, old_blob, new_blob in diff_blobs(repo, subtree(old, "tree"), subtree(new, "tree")):
-        if relpath.rsplit("/", 1)[-1] != manifest.MANIFEST_NAME:
-            continue
+    for relpath, old_blob, new_blob in changed:
         source = f"{manifest.TREE_DIR}/{relpath}"
         try:
-            directory = manifest.directory_of(relpath)
-            changes.append(ManifestChange(directory, _parse_blob(repo, old_blob, source),
-                                          _parse_blob(repo, new_blob, source)))
+            changes.append(ManifestChange(manifest.directory_of(relpath), entries(old_blob, source),
+                                          entries(new_blob, source)))
         except GitDataError as exc:
             output.warn(f"{exc}; that directory was not updated")
     return changes

@@ -86,6 +86,43 @@ def test_branch_switch_updates_data_both_ways(repo: Path, tmp_path: Path) -> Non
     assert "Nothing to report" in gd("status").stdout
 
 
+def test_branch_switch_reads_manifests_through_git_not_pygit2(repo: Path, tmp_path: Path) -> None:
+    hooked(repo, tmp_path / "store")
+    odd = "dir with space/%odd ü"
+    write(repo / odd / "x", "one\n")
+    gd("add", odd)
+    git("commit", "-qm", "odd")
+    git("switch", "-qc", "other")
+    write(repo / odd / "x", "two\n")
+    gd("add", odd)
+    git("commit", "-qm", "odd changed")
+    result = git("switch", "main", env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert "updated 1 file(s)" in result.stderr
+    assert (repo / odd / "x").read_text() == "one\n"
+    assert "| gitdata.sync" in result.stderr      # the hook's Python really reported its imports
+    assert "pygit2" not in result.stderr
+
+
+def test_sha256_repository_switch_and_clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    origin = tmp_path / "origin"
+    git("init", "-q", "--object-format=sha256", str(origin))
+    monkeypatch.chdir(origin)
+    gd("init", "-q")
+    hooked(origin, tmp_path / "store")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    two_branches(origin)
+    assert "updated 2 file(s), removed 1" in git("switch", "main").stderr
+    gd("push", "-q")
+    monkeypatch.delenv("GIT_TEMPLATE_DIR")
+    gd("install", "--global")
+    clone = tmp_path / "clone"
+    result = git("clone", "-q", str(origin), str(clone))
+    assert "updated 2 file(s)" in result.stderr     # from no commit (all zeros) to main
+    assert (clone / "data" / "a").read_text() == "one\n"
+    assert (clone / "data" / "b").read_text() == "two\n"
+
+
 def test_noop_checkout_does_not_start_python(repo: Path, tmp_path: Path) -> None:
     hooked(repo, tmp_path / "store")
     two_branches(repo)

@@ -61,7 +61,7 @@ def post_hook(repo: GitRepo, hook: str, hook_args: list[str]) -> None:
             raise UsageError("post-checkout expects OLD NEW FLAG")
         old, new, flag = hook_args
         if flag == "1":
-            changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, old), sync.gitdata_tree_at(repo, new))
+            changes = sync.changed_manifests(repo, old, new)
             if old.strip("0") == "":
                 _after_clone(repo)
         else:
@@ -70,17 +70,14 @@ def post_hook(repo: GitRepo, hook: str, hook_args: list[str]) -> None:
         if hook_args[:1] == ["1"]:
             changes = sync.workspace_changes(repo, sync.directories_touched_since_sync(repo))
         else:
-            changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "ORIG_HEAD"),
-                                             sync.gitdata_tree_at(repo, "HEAD"))
+            changes = sync.changed_manifests(repo, "ORIG_HEAD", "HEAD")
     elif hook == "post-commit":
         # a merge concluded after a conflict, a cherry-pick, a revert: what HEAD brought
-        changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "HEAD^"),
-                                         sync.gitdata_tree_at(repo, "HEAD"))
+        changes = sync.changed_manifests(repo, "HEAD^", "HEAD")
     elif hook == "post-rewrite":
         if hook_args[:1] != ["rebase"]:
             return
-        changes = sync.changed_manifests(repo, sync.gitdata_tree_at(repo, "ORIG_HEAD"),
-                                         sync.gitdata_tree_at(repo, "HEAD"))
+        changes = sync.changed_manifests(repo, "ORIG_HEAD", "HEAD")
         # The picks rewrote manifests after the checkout of the new base: recheck
         # every entry of those, not only what differs from the old branch tip.
         touched = set(sync.directories_touched_since_sync(repo))
