@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
+from gitdata.fsutil import made_parent, read_all, unique_suffix, unlink_quietly, write_named, write_new
 from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
                              split_digest)
 
@@ -107,7 +107,7 @@ class Cache:
         try:
             size = os.fstat(fd).st_size
             if size <= SMALL_FILE:
-                data = _read_all(fd, size)
+                data = read_all(fd, size)
                 digest = digest_bytes(data, algorithm)
                 self._check_expected(src, digest, expected)
                 if not self.has(digest):
@@ -191,17 +191,6 @@ class Cache:
         directory's mtime, so while the stamp is the same no object went away (a
         removed directory is missing from it)."""
         return tuple(sorted((key, mtime) for key, _, mtime in self._object_dirs()))
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The file's bytes to its end, in one read when it still has the `size` it had."""
-    data = os.read(fd, size + 1)
-    if len(data) == size:
-        return data
-    chunks = [data]
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:

@@ -27,6 +27,17 @@ def unlink_quietly(path: str) -> None:
         pass
 
 
+def read_all(fd: int, size: int) -> bytes:
+    """The file's bytes to its end, in one read when it still has the `size` it had."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def write_new(path: str, data: bytes, mode: int) -> None:
     """Create a file that must not exist yet, with `mode` from birth (no chmod), holding `data`."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

@@ -73,6 +73,11 @@ def human_size(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def progress_shown() -> bool:
+    """Whether progress bars are drawn (not quiet, stderr a terminal)."""
+    return _level >= NORMAL and sys.stderr.isatty()
+
+
 class Progress:
     """One line of progress on a TTY stderr; silent otherwise."""
 
@@ -80,7 +85,7 @@ class Progress:
         self.label, self.total, self.total_bytes = label, total, total_bytes
         self.done = self.done_bytes = 0
         self.started = self.last_draw = time.monotonic()
-        self.enabled = _level >= NORMAL and sys.stderr.isatty()
+        self.enabled = progress_shown()
 
     def advance(self, count: int = 1, nbytes: int = 0) -> None:
         self.done += count

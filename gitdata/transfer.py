@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from gitdata import config, output
 from gitdata.cache import SMALL_FILE  # objects up to this size move through memory, read once
 from gitdata.errors import CorruptObject, GitDataError
+from gitdata.fsutil import read_all
 from gitdata.hashing import digest_bytes, digest_file
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
 from gitdata.workspace import while_quick
@@ -223,54 +224,65 @@ def upload_with(project: Project, storage: Storage, digests: Iterable[str], jobs
 
 
 def send(project: Project, storage: Storage, missing: list[str], jobs: int | None = None) -> int:
-    """Upload these objects (known to be missing from the storage); returns how many."""
+    """Upload these objects (known to be missing from the storage); returns how many.
+    Objects the cache lacks are an error, raised after the others were sent."""
+    if not missing:
+        return 0
     cache = project.cache
-    sizes = _sizes(cache, missing)
-    absent = [d for d in missing if d not in sizes]
-    todo = [d for d in missing if d in sizes]
-    if todo:
-        prepare = getattr(storage, "prepare", None)
-        if prepare is not None:
-            prepare()
-        upload_bytes = getattr(storage, "upload_bytes", None)
+    prepare = getattr(storage, "prepare", None)
+    if prepare is not None:
+        prepare()
+    upload_bytes = getattr(storage, "upload_bytes", None)
+    absent: list[str] = []
 
-        def corrupt(digest: str) -> GitDataError:
-            return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
-                                "(run 'git data fsck')")
+    def corrupt(digest: str) -> GitDataError:
+        return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
+                            "(run 'git data fsck')")
 
-        def one(digest: str) -> int:
-            # A cache object damaged on disk must not become the storage's copy too.
-            path = cache.object_path(digest)
-            algorithm = digest.partition(":")[0]
-            if upload_bytes is not None and sizes[digest] <= SMALL_FILE:
-                with open(path, "rb", buffering=0) as handle:
-                    data = handle.read()
-                if digest_bytes(data, algorithm) != digest:
-                    raise corrupt(digest)
-                upload_bytes(digest, data)   # the very bytes just verified
-            else:
-                if digest_file(path, algorithm) != digest:
-                    raise corrupt(digest)
-                storage.upload(digest, Path(path))
-            return sizes[digest]
+    def one(digest: str) -> int:
+        # A cache object damaged on disk must not become the storage's copy too.
+        path = cache.object_path(digest)
+        algorithm = digest.partition(":")[0]
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            absent.append(digest)
+            return 0
+        try:
+            size = os.fstat(fd).st_size
+            data = read_all(fd, size) if upload_bytes is not None and size <= SMALL_FILE else None
+        finally:
+            os.close(fd)
+        if data is not None and upload_bytes is not None:
+            if digest_bytes(data, algorithm) != digest:
+                raise corrupt(digest)
+            upload_bytes(digest, data)   # the very bytes just verified
+        else:
+            if digest_file(path, algorithm) != digest:
+                raise corrupt(digest)
+            storage.upload(digest, Path(path))
+        return size
 
-        _parallel(f"Pushing to {storage.name}", todo, one, jobs or default_jobs(storage), sum(sizes.values()),
-                  getattr(storage, "on_disk", False))
+    # Sizes for the progress bar only where one is drawn: a stat per object otherwise wasted.
+    total_bytes = _total_size(cache, missing) if output.progress_shown() else 0
+    _parallel(f"Pushing to {storage.name}", missing, one, jobs or default_jobs(storage), total_bytes,
+              getattr(storage, "on_disk", False))
     if absent:
+        absent.sort()
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
         raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")
-    return len(todo)
+    return len(missing)
 
 
-def _sizes(cache: Cache, digests: Iterable[str]) -> dict[str, int]:
-    """The size of each of these objects the cache holds."""
-    sizes = {}
+def _total_size(cache: Cache, digests: Iterable[str]) -> int:
+    """How many bytes of these objects the cache holds."""
+    total = 0
     for digest in digests:
         try:
-            sizes[digest] = os.stat(cache.object_path(digest)).st_size
+            total += os.stat(cache.object_path(digest)).st_size
         except FileNotFoundError:
             pass
-    return sizes
+    return total
 
 
 def upload_missing(project: Project, digests: Iterable[str], storage_name: str | None = None,

@@ -191,3 +191,26 @@ def test_a_damaged_cache_object_is_not_pushed(repo: Path, store: Path) -> None:
     push = gd("push", check=False)
     assert push.returncode == 1 and "corrupt" in push.stderr and "not uploaded" in push.stderr
     assert stored(store) == []
+
+
+@pytest.mark.parametrize("listing_bytes", [0, 512, 1 << 30])
+def test_local_storage_finds_its_objects_by_listing_or_by_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               listing_bytes: int) -> None:
+    from gitdata.hashing import digest_bytes
+    from gitdata.storage import local
+
+    monkeypatch.setattr(local, "LISTING_BYTES_PER_LOOKUP", listing_bytes)
+    (tmp_path / "store").mkdir()
+    storage = local.LocalStorage("loc", tmp_path / "store")
+    stored_digests = [digest_bytes(f"object {i}".encode()) for i in range(600)]
+    for digest in stored_digests:
+        storage.upload_bytes(digest, b"x")
+    # 0: every name is looked up; 1 GiB: every directory is listed; 512: as pushes run
+    absent = [digest_bytes(f"never stored {i}".encode()) for i in range(600)]
+    shard = stored_digests[0].partition(":")[2][:2]
+    crowd = [d for d in stored_digests + absent if d.partition(":")[2][:2] == shard]
+    assert storage.exists(crowd) == set(crowd) & set(stored_digests)
+    asked = stored_digests[::7] + absent
+    assert storage.exists(asked) == set(stored_digests[::7])
+    assert storage.exists(absent) == set()
+    assert storage.exists(["sha256:" + "ab" * 32]) == set()   # no such algorithm directory

@@ -9,10 +9,15 @@ from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
 from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
+from gitdata.hashing import split_digest
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
     from gitdata.git import GitRepo
+
+# A directory no bigger than this many bytes per name looked up is listed rather
+# than stat-ed name by name: about 7 entries, which list faster than one stat.
+LISTING_BYTES_PER_LOOKUP = 512
 
 
 def local_path(repo: GitRepo | None, url: str) -> Path:
@@ -106,11 +111,29 @@ class LocalStorage:
         self._ready = True
 
     def exists(self, digests: list[str]) -> set[str]:
-        # A stat per object is cheaper than listing a directory that may hold many more.
+        """Which of these objects the storage holds, looked up per object directory:
+        one stat shows an absent directory (nothing wanted is there), a listing
+        answers when the directory holds few more names than are asked about, a
+        stat per object when it holds many more."""
         if not self.root.is_dir():
             return set()
-        exists, path = os.path.exists, self._path
-        return {d for d in digests if exists(path(d))}
+        by_dir: dict[str, list[tuple[str, str]]] = {}
+        for digest in digests:
+            algorithm, hexdigest = split_digest(digest)
+            by_dir.setdefault(f"{algorithm}/{hexdigest[:2]}", []).append((digest, hexdigest[2:]))
+        found: set[str] = set()
+        for key, wanted in by_dir.items():
+            directory = self._prefix + key
+            try:
+                size = os.stat(directory).st_size
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if size <= LISTING_BYTES_PER_LOOKUP * len(wanted):
+                names = set(os.listdir(directory))
+                found.update(digest for digest, name in wanted if name in names)
+            else:
+                found.update(digest for digest, name in wanted if os.path.exists(f"{directory}{os.sep}{name}"))
+        return found
 
     def list_digests(self) -> Iterator[str]:
         self._check_root()
