@@ -91,9 +91,10 @@ class Cache:
                 yield f"{algo_dir.name}/{shard.name}", shard.path, shard.stat(follow_symlinks=False).st_mtime_ns
 
     def new_temp(self) -> Path:
-        return Path(self._new_temp())
+        return Path(self.temp_name())
 
-    def _new_temp(self) -> str:
+    def temp_name(self) -> str:
+        """A new name in the cache's temp directory, as a string (hot paths)."""
         if not self._tmp_ready:
             self.tmp_dir.mkdir(parents=True, exist_ok=True)
             self._tmp_ready = True
@@ -113,7 +114,7 @@ class Cache:
                 if not self.has(digest):
                     self._write_object(data, digest)
                 return digest, len(data)
-            tmp = self._new_temp()
+            tmp = self.temp_name()
             try:
                 with open(fd, "rb", closefd=False) as source, \
                         open(os.open(tmp, _CREATE_RW, 0o444), "r+b") as target:
@@ -136,7 +137,7 @@ class Cache:
         final = self.object_path(digest)
         if write_named(made_parent(final, self._dirs), final, data, 0o444):
             return
-        tmp = self._new_temp()
+        tmp = self.temp_name()
         try:
             write_new(tmp, data, 0o444)
             self._place(tmp, digest)
@@ -156,7 +157,7 @@ class Cache:
 
     def adopt_bytes(self, data: bytes, expected: str) -> None:
         """adopt() for a small downloaded object held in memory."""
-        actual = digest_bytes(data, parse_digest(expected).algorithm)
+        actual = digest_bytes(data, split_digest(expected)[0])
         if actual != expected:
             raise _corrupt(expected, actual)
         self._write_object(data, expected)

@@ -202,14 +202,14 @@ def reflink(src: Path, dst: Path) -> bool:
 
 def _copy_new(src: str, dst: str, mode: int) -> os.stat_result:
     """Copy src into a new file dst created with `mode` (umask applies): one open each,
-    then sendfile until EOF; no chmod calls. Returns the stat of the copy as written.
-    A failed copy removes dst."""
+    then sendfile the size it has (objects do not change: no read to find EOF); no
+    chmod calls. Returns the stat of the copy as written. A failed copy removes dst."""
     fd_in = os.open(src, os.O_RDONLY)
     try:
         fd_out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            offset = 0
-            while sent := os.sendfile(fd_out, fd_in, offset, 1 << 30):
+            size, offset = os.fstat(fd_in).st_size, 0
+            while offset < size and (sent := os.sendfile(fd_out, fd_in, offset, size - offset)):
                 offset += sent
             return os.fstat(fd_out)
         except BaseException:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 from gitdata import config, output
 from gitdata.cache import SMALL_FILE  # objects up to this size move through memory, read once
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import read_all
+from gitdata.fsutil import read_all, unlink_quietly
 from gitdata.hashing import digest_bytes, digest_file
 from gitdata.storage import Storage, default_jobs, open_storage, storage_config
 from gitdata.workspace import while_quick
@@ -304,19 +304,19 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
     download_bytes = getattr(storage, "download_bytes", None)
 
     def fetch(digest: str) -> int:
-        tmp = cache.new_temp()   # only a name: small objects never touch it
+        tmp = cache.temp_name()   # only a name: small objects never touch it
         try:
             data = download_bytes(digest, SMALL_FILE, tmp) if download_bytes is not None else None
             if data is not None:
                 cache.adopt_bytes(data, digest)
                 return len(data)
             if download_bytes is None:
-                storage.download(digest, tmp)
+                storage.download(digest, Path(tmp))
             size = os.path.getsize(tmp)
-            cache.adopt(tmp, digest)
+            cache.adopt(Path(tmp), digest)
             return size
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            unlink_quietly(tmp)
             raise
 
     def one(digest: str) -> int:

@@ -37,7 +37,7 @@ class Connection:
         self._reader: Any = None
 
     def exchange(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None,
-                 limit: int, spill: Path | None = None, spill_limit: int = 0) -> Reply | None:
+                 limit: int, spill: str | Path | None = None, spill_limit: int = 0) -> Reply | None:
         """Send a request and read its response. A body of up to `limit` bytes is read
         into memory; a bigger one, up to `spill_limit`, is written into the file `spill`.
         None when the response is not one this reads (the connection is then closed).
@@ -68,7 +68,7 @@ class Connection:
             self.close()
         return Reply(status, reply_headers, content, spilled)
 
-    def _copy_body(self, size: int, dest: Path) -> None:
+    def _copy_body(self, size: int, dest: str | Path) -> None:
         with open(dest, "wb") as handle:
             while size:
                 chunk = self._reader.read(min(size, CHUNK))

@@ -176,7 +176,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise self._lacks(digest) from None
 
-    def download_bytes(self, digest: str, limit: int, dest: Path) -> bytes | None:
+    def download_bytes(self, digest: str, limit: int, dest: str | Path) -> bytes | None:
         """The object's bytes when it is no bigger than `limit`, else None once it is in `dest`."""
         try:
             with open(self._path(digest), "rb", buffering=0) as handle:
@@ -184,7 +184,7 @@ class LocalStorage:
                     return handle.read()
         except FileNotFoundError:
             raise self._lacks(digest) from None
-        self.download(digest, dest)
+        self.download(digest, Path(dest))
         return None
 
     def _lacks(self, digest: str) -> GitDataError:

@@ -119,7 +119,7 @@ class LeanRequests:
         reply = self._request("PUT", key, body)
         return reply is not None and reply.status == 200
 
-    def get(self, key: str, limit: int, dest: Path, dest_limit: int) -> Reply | None:
+    def get(self, key: str, limit: int, dest: str | Path, dest_limit: int) -> Reply | None:
         """The object, in the reply when it is no bigger than `limit`, else (up to
         `dest_limit`) written into `dest`; None: ask boto3."""
         reply = self._request("GET", key, limit=limit, spill=dest, spill_limit=dest_limit)
@@ -149,7 +149,7 @@ class LeanRequests:
         return found["Key"], found["NextContinuationToken"][0] if truncated else None
 
     def _request(self, method: str, key: str, body: bytes | None = None, query: dict[str, str] | None = None,
-                 limit: int = LIST_MAX, spill: Path | None = None, spill_limit: int = 0) -> Reply | None:
+                 limit: int = LIST_MAX, spill: str | Path | None = None, spill_limit: int = 0) -> Reply | None:
         """The reply; None where boto3 must answer (see http1), and for good once a
         connection failed twice (a kept-alive connection the server closed fails once)."""
         from gitdata.storage.sigv4 import canonical_query, signed_headers
@@ -425,7 +425,7 @@ class S3Storage:
             return
         self._call(f"uploading {digest}", self.client.put_object, Bucket=self.bucket, Key=key, Body=body)
 
-    def download_bytes(self, digest: str, limit: int, dest: Path) -> bytes | None:
+    def download_bytes(self, digest: str, limit: int, dest: str | Path) -> bytes | None:
         """The object's bytes when it is no bigger than `limit`, else None once it is in `dest`."""
         lean = self._lean_path()
         reply = lean.get(self._key(digest), limit, dest, self.multipart) if lean is not None else None
@@ -439,7 +439,7 @@ class S3Storage:
         if data is not None:
             dest.write_bytes(data)   # an empty object
 
-    def _boto_download(self, digest: str, dest: Path) -> None:
+    def _boto_download(self, digest: str, dest: str | Path) -> None:
         import botocore.exceptions
 
         key = self._key(digest)
