@@ -58,12 +58,17 @@ def is_digest(text: str) -> bool:
     return bool(_DIGEST_RE.match(text))
 
 
+# A forked child inherits blake3's thread pool without its threads: it hashes on its own.
+_hasher_threads = [True]
+os.register_at_fork(after_in_child=lambda: _hasher_threads.__setitem__(0, False))
+
+
 def new_hasher(algorithm: str, threads: bool = True) -> Any:
     """A hasher; blake3's hashes big updates on all cores unless told `threads=False`."""
     if algorithm == "b3":
         import blake3
 
-        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads else 1)
+        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads and _hasher_threads[0] else 1)
     import hashlib  # OpenSSL's start-up cost, only for the other algorithms
 
     factories: dict[str, Callable[[], Any]] = {

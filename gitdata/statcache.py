@@ -66,7 +66,11 @@ class StatCache:
     def remember(self, items: Iterable[tuple[str, os.stat_result, str]], read_after: float) -> None:
         """Note digests of files stat-ed and then read after the time `read_after`;
         `flush` stores them."""
-        rows = {path: (key_of(st), digest) for path, st, digest in items if read_after - st.st_mtime > RACY_SECONDS}
+        self.remember_keys(((path, key_of(st), digest) for path, st, digest in items), read_after)
+
+    def remember_keys(self, items: Iterable[tuple[str, Key, str]], read_after: float) -> None:
+        """remember() by stat key; `read_after` math.inf for files we wrote ourselves."""
+        rows = {path: (key, digest) for path, key, digest in items if read_after - key[1] / 1e9 > RACY_SECONDS}
         with self._lock:
             self._pending.update(rows)
             if self._rows is not None:

@@ -12,6 +12,7 @@ from gitdata.fsutil import is_executable, materialise
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import is_under
 from gitdata.project import Project
+from gitdata.statcache import Key, key_of
 from gitdata.workspace import links_to_cache, parallel_map
 
 METHODS = manifest.METHODS
@@ -29,22 +30,23 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
     stats = project.stat_cache()
     cache = project.cache
     started = time.time()
-    fresh: list[tuple[str, os.stat_result, str]] = []
-
     prefix = f"{project.workdir}{os.sep}"
 
-    def one(rel: str) -> tuple[str, Entry | None]:
+    def one(rel: str) -> tuple[tuple | None, tuple[Key, str] | None]:
+        """The new entry as a plain tuple (None: unchanged), and (stat key, digest) of a
+        file just hashed (plain values: this may run in a forked process)."""
         path = prefix + rel
         old = tracked.files.get(rel)
         wanted = method or (old.method if old else default_method)
         lst = os.lstat(path)
         if old and links_to_cache(path, lst, old, cache):
             if wanted == old.method:
-                return rel, None
+                return None, None
             materialise(cache.object_path(old.digest), path, wanted, old.executable)
-            return rel, old._replace(method=wanted)
+            return tuple(old._replace(method=wanted)), None
         st = os.stat(path) if stat.S_ISLNK(lst.st_mode) else lst
         digest = stats.lookup(rel, st, algorithm)
+        hashed = None
         if digest is None or not (no_commit or cache.has(digest)):
             if no_commit:
                 from gitdata.hashing import digest_file
@@ -52,29 +54,25 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
                 digest = digest_file(path, algorithm)
             else:
                 digest, _ = cache.add_file(path, algorithm)
-            fresh.append((rel, st, digest))
+            hashed = key_of(st), digest
         entry = Entry(digest, st.st_size, is_executable(st), wanted, old.extra if old else ())
         if old == entry:
-            return rel, None
+            return None, hashed
         if wanted != "copy" and not no_commit:
             materialise(cache.object_path(digest), path, wanted, entry.executable)
-        return rel, entry
+        return tuple(entry), hashed
 
     rel_list = sorted(set(rels))
     same = _unchanged_copies(project, rel_list, tracked, method, stats.rows(), check_cache=not no_commit)
     rel_list = [rel for rel in rel_list if rel not in same]
-    changes: dict[str, Entry | None] = {}
-    unchanged = len(same)
     with output.progress("Adding", len(rel_list)) as bar:
-        for rel, entry in parallel_map(one, rel_list):
-            bar.advance()
-            if entry is None:
-                unchanged += 1
-            else:
-                changes[rel] = entry
-    stats.remember(fresh, started)
+        results = parallel_map(one, rel_list, forked=True, bar=bar)
+    changes: dict[str, Entry | None] = {rel: Entry(*entry) for rel, (entry, _) in zip(rel_list, results)
+                                        if entry is not None}
+    stats.remember_keys(((rel, *hashed) for rel, (_, hashed) in zip(rel_list, results) if hashed is not None),
+                        started)
     stats.flush()
-    return Recorded(changes, unchanged)
+    return Recorded(changes, len(same) + len(rel_list) - len(changes))
 
 
 def _unchanged_copies(project: Project, rels: list[str], tracked: Tracked, method: str | None,

@@ -6,7 +6,6 @@ exactly what already arrived."""
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping
@@ -161,54 +160,73 @@ def select_digests(project: Project, scopes: list[str], rev: str | None = None,
 
 # -- moving ------------------------------------------------------------------
 
-def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: int, total_bytes: int,
-              on_disk: bool = False) -> None:
-    """Run `work` on every item with one progress bar; raise the first failure (after the
-    others in flight finished), naming how many failed. Objects `on_disk` (a local
-    storage) start on this thread, as parallel_map() does."""
-    failures: list[str] = []
-    lock = threading.Lock()
+MISSING = -1   # what a transfer's work returns for an object that is not there to move
+Result = int | str   # per object: bytes moved (or MISSING), or why it failed
 
-    def guarded(item: str) -> int:
-        if len(failures) >= MAX_FAILURES:
+
+def _parallel(label: str, items: list[str], work: Callable[[str], int], jobs: int, total_bytes: int,
+              on_disk: bool = False) -> list[str]:
+    """Run `work` (bytes moved, or MISSING) on every item with one progress bar;
+    returns the items found MISSING. Raises the first failure, after the others in
+    flight finished, naming how many failed. Objects `on_disk` (a local storage)
+    move in forked processes when there are many (threads would queue on the GIL
+    at every system call), else start on this thread, as parallel_map() does."""
+    from gitdata.processes import processes_for, run_split
+
+    failed = [0]
+
+    def guarded(item: str) -> Result:
+        if failed[0] >= MAX_FAILURES:
             return 0
         try:
             return work(item)
         except GitDataError as exc:
-            with lock:
-                failures.append(str(exc))
-            return 0
+            failed[0] += 1
+            return str(exc)
         except OSError as exc:
-            with lock:
-                failures.append(f"{item}: {exc.strerror or exc}")
-            return 0
+            failed[0] += 1
+            return f"{item}: {exc.strerror or exc}"
 
     with output.progress(label, len(items), total_bytes) as bar:
-        def step(item: str) -> None:
-            bar.advance(1, guarded(item))
+        def tally(batch: list[Result]) -> None:
+            bar.advance(len(batch), sum(r for r in batch if isinstance(r, int) and r > 0))
 
+        def step(item: str) -> Result:
+            result = guarded(item)
+            tally([result])
+            return result
+
+        processes = processes_for(len(items), jobs) if on_disk else 1
         if jobs <= 1:
-            for item in items:
-                step(item)
-            rest = []
+            results = [step(item) for item in items]
+        elif processes > 1:
+            results = run_split(guarded, items, processes, tally)
         else:
-            rest = items[len(while_quick(step, items)):] if on_disk else items
-        if rest:
-            # Small batches, not a future per item: with thousands of small objects the
-            # pool's own bookkeeping would cost more than the copies.
-            size = max(1, min(BATCH, len(rest) // (jobs * 4)))
-            batches = [rest[i:i + size] for i in range(0, len(rest), size)]
-            pool = ThreadPoolExecutor(max_workers=jobs)
-            try:
-                futures = [pool.submit(lambda batch: [guarded(item) for item in batch], b) for b in batches]
-                for future in as_completed(futures):
-                    moved = future.result()
-                    bar.advance(len(moved), sum(moved))
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            results = while_quick(step, items) if on_disk else []
+            results += _threaded(guarded, items[len(results):], jobs, tally)
+    failures = [r for r in results if isinstance(r, str)]
     if failures:
         more = f" (and {len(failures) - 1} more failure(s))" if len(failures) > 1 else ""
         raise GitDataError(failures[0] + more)
+    return [item for item, result in zip(items, results) if result == MISSING]
+
+
+def _threaded(work: Callable[[str], Result], items: list[str], jobs: int,
+              tally: Callable[[list[Result]], None]) -> list[Result]:
+    """work() on a thread pool, in small batches (with thousands of small objects a
+    future per item would cost more than the copies); results in item order."""
+    if not items:
+        return []
+    size = max(1, min(BATCH, len(items) // (jobs * 4)))
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = [pool.submit(lambda batch: [work(item) for item in batch], b) for b in batches]
+        for future in as_completed(futures):
+            tally(future.result())
+        return [result for future in futures for result in future.result()]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def missing_in_storage(storage: Storage, digests: Iterable[str]) -> list[str]:
@@ -233,7 +251,6 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
     if prepare is not None:
         prepare()
     upload_bytes = getattr(storage, "upload_bytes", None)
-    absent: list[str] = []
 
     def corrupt(digest: str) -> GitDataError:
         return GitDataError(f"cache object {digest} is corrupt; not uploaded to storage '{storage.name}' "
@@ -246,8 +263,7 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            absent.append(digest)
-            return 0
+            return MISSING
         try:
             size = os.fstat(fd).st_size
             data = read_all(fd, size) if upload_bytes is not None and size <= SMALL_FILE else None
@@ -265,10 +281,9 @@ def send(project: Project, storage: Storage, missing: list[str], jobs: int | Non
 
     # Sizes for the progress bar only where one is drawn: a stat per object otherwise wasted.
     total_bytes = _total_size(cache, missing) if output.progress_shown() else 0
-    _parallel(f"Pushing to {storage.name}", missing, one, jobs or default_jobs(storage), total_bytes,
-              getattr(storage, "on_disk", False))
+    absent = _parallel(f"Pushing to {storage.name}", missing, one, jobs or default_jobs(storage), total_bytes,
+                       getattr(storage, "on_disk", False))
     if absent:
-        absent.sort()
         shown = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
         raise GitDataError(f"{len(absent)} object(s) are in neither the cache nor storage '{storage.name}': {shown}")
     return len(missing)
@@ -300,7 +315,6 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
     present = storage.exists(wanted)
     unavailable = [d for d in wanted if d not in present]
     todo = [d for d in wanted if d in present]
-    lost: list[str] = []
     download_bytes = getattr(storage, "download_bytes", None)
 
     def fetch(digest: str) -> int:
@@ -326,12 +340,11 @@ def download_with(project: Project, storage: Storage, digests: Iterable[str], jo
             raise GitDataError(f"storage '{storage.name}': {exc}; it was not used") from None
         except GitDataError as exc:
             if "does not have object" in str(exc):
-                lost.append(digest)
-                return 0
+                return MISSING
             raise
 
-    _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0,
-              getattr(storage, "on_disk", False))
+    lost = _parallel(f"Fetching from {storage.name}", todo, one, jobs or default_jobs(storage), 0,
+                     getattr(storage, "on_disk", False))
     return sorted(unavailable + lost)
 
 

@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Mapping, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Mapping, NamedTuple, TypeVar
 
 from gitdata.cache import Cache
 from gitdata.errors import GitDataError
@@ -16,7 +16,10 @@ from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import ensure_inside, is_under, join
-from gitdata.statcache import StatCache
+from gitdata.statcache import Key, StatCache, key_of
+
+if TYPE_CHECKING:
+    from gitdata.output import Progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -25,10 +28,22 @@ SLOW_ITEM = 150e-6   # seconds per item past which threads pay for themselves
 SAMPLE = 0.01        # seconds of serial work that tell how slow the items are
 
 
-def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORKERS) -> list[R]:
+def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORKERS,
+                 forked: bool = False, bar: Progress | None = None) -> list[R]:
     """map(), in order, on a thread pool when the items are slow enough to gain from one
-    (see while_quick); the rest goes out to the pool in contiguous chunks."""
+    (see while_quick); the rest goes out to the pool in contiguous chunks. `forked`:
+    func's results are marshal-able and its side effects on files only, so many items
+    may go to forked processes instead (see gitdata/processes.py). `bar` advances as
+    items finish."""
     items = list(items)
+    if forked:
+        from gitdata.processes import processes_for, run_split
+
+        processes = processes_for(len(items), workers)
+        if processes > 1:
+            return run_split(func, items, processes, lambda batch: bar.advance(len(batch)) if bar else None)
+    if bar is not None:
+        func = _counted(func, bar)
     results = while_quick(func, items) if workers > 1 else [func(item) for item in items]
     rest = items[len(results):]
     if not rest:
@@ -41,6 +56,14 @@ def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int = WORK
         for chunk in pool.map(lambda chunk: [func(item) for item in chunk], chunks):
             results += chunk
     return results
+
+
+def _counted(func: Callable[[T], R], bar: Progress) -> Callable[[T], R]:
+    def counted(item: T) -> R:
+        result = func(item)
+        bar.advance()
+        return result
+    return counted
 
 
 def while_quick(func: Callable[[T], R], items: list[T]) -> list[R]:
@@ -294,43 +317,42 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     states, seen = states_and_stats(repo, items, cache, stats)
     absent = cache.missing(entry.digest for _, entry in items)
     safe_dirs = SafeDirs(repo.workdir)
-    written: list[tuple[str, os.stat_result, str]] = []
     prefix = f"{repo.workdir}{os.sep}"   # plain strings: this runs once per file restored
 
-    def one(job: tuple[tuple[str, Entry], str, os.stat_result | None]) -> tuple[str, str]:
+    def one(job: tuple[tuple[str, Entry], str, os.stat_result | None]) -> tuple[str, Key | None]:
+        """The outcome, and the stat key of a copy written (plain values: this may run
+        in a forked process)."""
         (rel, entry), state, st = job
         wanted = method or entry.method
         target = prefix + rel
         if state == CLEAN and _has_method(target, wanted, entry, cache):
-            return rel, "clean"
+            return "clean", None
         if entry.digest in absent:
-            return rel, "unavailable"
+            return "unavailable", None
         safe_dirs.check(rel)
         if state == MODIFIED:
             vouched = stats.lookup(rel, st) if st is not None else None
             if not _content_is_safe(Path(target), entry, cache, force, vouched):
-                return rel, "kept"
+                return "kept", None
         obj = cache.object_path(entry.digest)
         placed = place_new(obj, target, wanted, entry.executable) if state == MISSING else None
         if placed is not None:
             used, copy_st = placed
         else:
             if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
-                return rel, "kept"   # a directory where the file was is never replaced
+                return "kept", None   # a directory where the file was is never replaced
             used, copy_st = materialise(obj, target, wanted, entry.executable), None
         if used in ("copy", "reflink"):
-            written.append((rel, copy_st or os.stat(target), entry.digest))
-        return rel, "restored"
+            return "restored", key_of(copy_st or os.stat(target))
+        return "restored", None
 
-    outcomes = parallel_map(one, list(zip(items, states, seen)))
+    outcomes = parallel_map(one, list(zip(items, states, seen)), forked=True)
     # We wrote these bytes ourselves just now, so their stat vouches for their digest.
-    stats.remember(written, read_after=math.inf)
+    stats.remember_keys(((rel, key, entry.digest) for (rel, entry), (_, key) in zip(items, outcomes)
+                         if key is not None), read_after=math.inf)
     stats.flush()
-    return RecheckResult(
-        [r for r, o in outcomes if o == "restored"],
-        [r for r, o in outcomes if o == "kept"],
-        [r for r, o in outcomes if o == "unavailable"],
-    )
+    return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == kind]
+                           for kind in ("restored", "kept", "unavailable")))
 
 
 class SafeDirs:
