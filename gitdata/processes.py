@@ -25,8 +25,12 @@ MAX_PROCESSES = 8
 
 
 def processes_for(items: int, wanted: int) -> int:
-    """How many processes `items` items are worth (1: stay in this one)."""
-    if items < MIN_ITEMS or not hasattr(os, "fork"):
+    """How many processes `items` items are worth (1: stay in this one). Never from a
+    process running other threads (the API inside someone's threaded program): a
+    forked child would hold copies of their locks, taken by nobody."""
+    import threading
+
+    if items < MIN_ITEMS or not hasattr(os, "fork") or threading.active_count() > 1:
         return 1
     return max(1, min(wanted, os.cpu_count() or 1, MAX_PROCESSES, items // (MIN_ITEMS // 2)))
 

@@ -48,10 +48,20 @@ def test_a_child_that_dies_is_reported() -> None:
         run_split(lambda i: os._exit(3) if i == 2 else i, list(range(10)), 2, lambda _: None)
 
 
-def test_few_items_stay_in_this_process() -> None:
+def test_few_items_or_other_threads_stay_in_this_process() -> None:
+    import threading
+
     assert processes_for(999, 8) == 1
     assert processes_for(1000, 1) == 1
     assert 1 <= processes_for(100_000, 8) <= min(8, os.cpu_count() or 1)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert processes_for(100_000, 8) == 1
+    finally:
+        release.set()
+        other.join()
 
 
 def test_hashing_in_a_child_after_the_parent_used_blake3_threads() -> None:
