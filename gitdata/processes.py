@@ -32,7 +32,15 @@ def processes_for(items: int, wanted: int) -> int:
 
     if items < MIN_ITEMS or not hasattr(os, "fork") or threading.active_count() > 1:
         return 1
-    return max(1, min(wanted, os.cpu_count() or 1, MAX_PROCESSES, items // (MIN_ITEMS // 2)))
+    return max(1, min(wanted, _usable_cores(), MAX_PROCESSES, items // (MIN_ITEMS // 2)))
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def run_split(work: Callable[[T], R], items: list[T], processes: int,
@@ -64,10 +72,12 @@ def run_split(work: Callable[[T], R], items: list[T], processes: int,
     results: list[R] = []
     for (pid, got), part in zip(children.values(), slices):
         _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0 or len(got) != len(part):
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or len(got) != len(part):
             if crashes:
                 raise crashes[0]
-            raise GitDataError("a worker process died")
+            how = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
+            raise GitDataError(f"a worker process {how} before finishing its share")
         results += got
     return results
 

@@ -44,8 +44,10 @@ def test_what_a_child_raises_is_raised_here() -> None:
 
 
 def test_a_child_that_dies_is_reported() -> None:
-    with pytest.raises(GitDataError, match="worker process died"):
+    with pytest.raises(GitDataError, match="worker process exited 3 before finishing"):
         run_split(lambda i: os._exit(3) if i == 2 else i, list(range(10)), 2, lambda _: None)
+    with pytest.raises(GitDataError, match="worker process was killed by signal 9"):
+        run_split(lambda i: os.kill(os.getpid(), 9) if i == 7 else i, list(range(10)), 2, lambda _: None)
 
 
 def test_few_items_or_other_threads_stay_in_this_process() -> None:
