@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gitdata.errors import GitDataError
+from gitdata.hashing import digest_file
 from gitdata.processes import processes_for, run_split
 
 from tests.testing.helpers import cache_objects, gd, git, write
@@ -132,3 +133,36 @@ def test_add_and_restore_of_many_files_in_processes(repo: Path) -> None:
     assert os.access(repo / "data" / "d0" / "0.txt", os.X_OK)
     status = json.loads(gd("status", "--json").stdout)
     assert status == {"missing": [], "modified": ["data/d1/1.txt"], "not_in_cache": [], "untracked": []}
+
+
+@pytest.mark.parametrize("whole_group", [False, True])
+def test_interrupted_forked_add_stops_its_workers_and_loses_nothing(repo: Path, whole_group: bool) -> None:
+    import signal
+    import time
+
+    originals = {}
+    for i in range(4000):
+        rel = f"data/d{i % 9}/{i}.bin"
+        originals[rel] = os.urandom(64) * (1 + i % 50)
+        write(repo / rel, originals[rel])
+    proc = subprocess.Popen(["git-data", "add", "data"], cwd=repo, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cache = repo / ".git" / "data" / "cache"
+    deadline = time.monotonic() + 30
+    while not cache_objects(repo) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    if whole_group:
+        os.killpg(proc.pid, signal.SIGINT)    # Ctrl-C at a terminal: every process of the group
+    else:
+        os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the add finished before the interrupt")
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert leftover == [], "worker processes outlived the command"
+    assert all((repo / rel).read_bytes() == data for rel, data in originals.items())
+    gd("add", "data")
+    for obj in cache_objects(repo):    # no object holds other bytes than its name says
+        assert digest_file(obj) == "b3:" + obj.parent.name + obj.name
+    assert "Nothing to report: 4000 tracked file(s)" in gd("status").stdout
