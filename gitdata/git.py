@@ -207,7 +207,7 @@ def read_blobs(repo: GitRepo, ids: Iterable[str]) -> dict[str, bytes]:
         end = out.index(b"\n", at)
         header = out[at:end].split()
         if header[1:2] != [b"blob"]:
-            raise GitDataError(f"git object {object_id} is not a blob")
+            raise GitDataError(f"git object {object_id} is missing or not a blob")
         size = int(header[2])
         blobs[object_id] = out[end + 1:end + 1 + size]
         at = end + 1 + size + 1

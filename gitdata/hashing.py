@@ -58,9 +58,9 @@ def is_digest(text: str) -> bool:
     return bool(_DIGEST_RE.match(text))
 
 
-# A forked child inherits blake3's thread pool without its threads: it hashes on its own.
-_hasher_threads = [True]
-os.register_at_fork(after_in_child=lambda: _hasher_threads.__setitem__(0, False))
+# A forked child inherits blake3's thread pool without its threads: it hashes alone.
+_in_forked_child: list[bool] = []
+os.register_at_fork(after_in_child=lambda: _in_forked_child.append(True))
 
 
 def new_hasher(algorithm: str, threads: bool = True) -> Any:
@@ -68,7 +68,7 @@ def new_hasher(algorithm: str, threads: bool = True) -> Any:
     if algorithm == "b3":
         import blake3
 
-        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads and _hasher_threads[0] else 1)
+        return blake3.blake3(max_threads=blake3.blake3.AUTO if threads and not _in_forked_child else 1)
     import hashlib  # OpenSSL's start-up cost, only for the other algorithms
 
     factories: dict[str, Callable[[], Any]] = {
