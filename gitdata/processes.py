@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import marshal
 import os
+import signal
 import sys
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 from gitdata.errors import GitDataError
 
@@ -55,12 +57,14 @@ def run_split(work: Callable[[T], R], items: list[T], processes: int,
     try:
         for part in slices:
             read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:   # the child
-                os.close(read_end)
-                _child(work, part, write_end)
+            with _interrupts_held():
+                pid = os.fork()
+                if pid == 0:   # the child: the parent stops it on an interrupt
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    os.close(read_end)
+                    _child(work, part, write_end)
+                children[read_end] = (pid, [])
             os.close(write_end)
-            children[read_end] = (pid, [])
         crashes = _collect(children, on_results)
     except BaseException:
         for pid, _ in children.values():
@@ -80,6 +84,19 @@ def run_split(work: Callable[[T], R], items: list[T], processes: int,
             raise GitDataError(f"a worker process {how} before finishing its share")
         results += got
     return results
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C (SIGINT) held back until the block is done: a child forked in it never
+    sees one halfway through Python's own after-fork handlers, and the parent knows
+    the child before an interrupt can make it stop its children."""
+    interrupt = {signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, interrupt)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, interrupt)
 
 
 def _collect(children: dict[int, tuple[int, list[R]]],
@@ -171,8 +188,6 @@ class _Stream:
 
 
 def _stop(pid: int) -> None:
-    import signal
-
     try:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
