@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from gitdata.errors import CorruptObject, GitDataError
-from gitdata.fsutil import made_parent, read_all, unique_suffix, unlink_quietly, write_named, write_new
-from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, parse_digest,
-                             split_digest)
+from gitdata.fsutil import clone_fd, made_parent, read_all, unique_suffix, unlink_quietly, write_named, write_new
+from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, digest_mapped,
+                             parse_digest, split_digest)
 
 SMALL_FILE = 1 << 20
 LISTING_MEMO_LIMIT = 250_000  # objects; past this the listings are read afresh, not kept
@@ -195,8 +195,12 @@ class Cache:
 
 
 def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str, int]:
-    """Kernel copy with hashing alongside; plain reads and writes where the kernel
-    or file system cannot copy_file_range."""
+    """A clone where the file system can share blocks (nothing is copied, and the hash of
+    the clone has every core); else a kernel copy with hashing alongside; plain reads and
+    writes where the kernel or file system cannot copy_file_range. The digest is always
+    of the bytes in `target`."""
+    if clone_fd(source.fileno(), target.fileno()):
+        return digest_mapped(target.fileno(), algorithm), os.fstat(target.fileno()).st_size
     try:
         return copy_file_and_digest(source.fileno(), target.fileno(), algorithm)
     except OSError as exc:

@@ -188,16 +188,22 @@ def remove_empty_parents(directory: Path, stop: Path) -> None:
 
 def reflink(src: Path, dst: Path) -> bool:
     """Clone src to dst sharing blocks; False where the file system cannot."""
+    with open(src, "rb") as source, open(dst, "wb") as target:
+        return clone_fd(source.fileno(), target.fileno())
+
+
+def clone_fd(src_fd: int, dst_fd: int) -> bool:
+    """Make the file dst_fd a clone of src_fd, sharing blocks (XFS, btrfs, bcachefs:
+    no bytes move, and the clone is a snapshot); False where the file system cannot."""
     import fcntl
 
-    with open(src, "rb") as source, open(dst, "wb") as target:
-        try:
-            fcntl.ioctl(target.fileno(), FICLONE, source.fileno())
-            return True
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EBADF):
-                return False
-            raise
+    try:
+        fcntl.ioctl(dst_fd, FICLONE, src_fd)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EBADF):
+            return False
+        raise
 
 
 def _copy_new(src: str, dst: str, mode: int) -> os.stat_result:

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+
+from gitdata.hashing import digest_file
 
 from tests.testing.helpers import cache_objects, gd, git, write
 
@@ -185,3 +190,45 @@ def test_large_file_is_copied_in_the_kernel_and_verified(repo: Path) -> None:
     listed = gd("hash", "big.bin").stdout.split()[0]
     assert obj.parent.name + obj.name == listed.split(":")[1]
     assert not os.access(obj, os.W_OK) or os.geteuid() == 0
+
+
+@pytest.fixture
+def xfs_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh XFS file system (block sharing on) mounted from a loop file; skipped
+    where that cannot be done (not root, no mkfs.xfs, no loop devices)."""
+    if os.geteuid() != 0 or not shutil.which("mkfs.xfs"):
+        pytest.skip("needs root and mkfs.xfs")
+    image, mount = tmp_path / "xfs.img", tmp_path / "xfs"
+    with open(image, "wb") as handle:
+        handle.truncate(512 << 20)
+    mount.mkdir()
+    made = subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], capture_output=True)
+    mounted = made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(mount)],
+                                                      capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("cannot make or mount an XFS loop file system here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_big_file_on_a_block_sharing_file_system_is_cloned_into_the_cache(xfs_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = xfs_dir / "repo"
+    repo.mkdir()
+    monkeypatch.chdir(repo)
+    git("init", "-q")
+    gd("init", "-q")
+    content = os.urandom(1 << 20) * 3 + b"tail"
+    write(repo / "big.bin", content)
+    gd("add", "big.bin")
+    (obj,) = cache_objects(repo)
+    assert obj.read_bytes() == content and digest_file(obj) == "b3:" + obj.parent.name + obj.name
+    extents = subprocess.run(["filefrag", "-v", str(obj)], capture_output=True, text=True).stdout
+    assert "shared" in extents, extents      # no bytes were copied (cloned, or copy_file_range's clone)
+    write(repo / "big.bin", b"changed in place\n" + content)   # the clone keeps the added version
+    assert obj.read_bytes() == content
+    (repo / "big.bin").unlink()
+    gd("checkout", "big.bin")
+    assert (repo / "big.bin").read_bytes() == content
