@@ -15,7 +15,7 @@ from gitdata.git import GitRepo
 from gitdata.hashing import digest_file, parse_digest
 from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
-from gitdata.paths import ensure_inside, is_under, join
+from gitdata.paths import ensure_inside, is_under
 from gitdata.statcache import Key, StatCache, key_of
 
 if TYPE_CHECKING:

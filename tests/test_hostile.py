@@ -175,8 +175,8 @@ def test_storage_config_pointing_at_unexpected_places(attacker: Path, tmp_path: 
     target = tmp_path / "victims-home"
     target.mkdir()
     (target / "keep.txt").write_text("mine\n")
-    write(attacker / ".gitdata/config", f"[core]\n\thash = b3\n\tdefaultStorage = odd\n"
-          f"[storage \"odd\"]\n\turl = ../victims-home\n\ttype = local\n")
+    write(attacker / ".gitdata/config", "[core]\n\thash = b3\n\tdefaultStorage = odd\n"
+          "[storage \"odd\"]\n\turl = ../victims-home\n\ttype = local\n")
     write(attacker / ".gitdata/tree/%manifest", HOSTILE + entry("bait.txt", b"bait\n") + entry("gone.bin", b"zz"))
     commit_all(attacker)
     before = snapshot(target, tmp_path / "none")

@@ -147,7 +147,6 @@ def test_interrupted_forked_add_stops_its_workers_and_loses_nothing(repo: Path, 
         write(repo / rel, originals[rel])
     proc = subprocess.Popen(["git-data", "add", "data"], cwd=repo, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cache = repo / ".git" / "data" / "cache"
     deadline = time.monotonic() + 30
     while not cache_objects(repo) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)

@@ -17,7 +17,7 @@ from typing import Iterator, NamedTuple
 
 from gitdata import history, output
 from gitdata.errors import GitDataError, UsageError
-from gitdata.manifest import Entry, Tracked
+from gitdata.manifest import Tracked
 from gitdata.project import Project, open_project, relpaths
 from gitdata.paths import base_name, is_under
 
