@@ -8,7 +8,6 @@ from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
 from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
-from gitdata.hashing import split_digest
 from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
 
 if TYPE_CHECKING:
@@ -118,11 +117,10 @@ class LocalStorage:
             return set()
         by_dir: dict[str, list[tuple[str, str]]] = {}
         for digest in digests:
-            algorithm, hexdigest = split_digest(digest)
-            by_dir.setdefault(f"{algorithm}/{hexdigest[:2]}", []).append((digest, hexdigest[2:]))
+            directory, _, name = self._path(digest).rpartition(os.sep)
+            by_dir.setdefault(directory, []).append((digest, name))
         found: set[str] = set()
-        for key, wanted in by_dir.items():
-            directory = self._prefix + key
+        for directory, wanted in by_dir.items():
             try:
                 size = os.stat(directory).st_size
             except (FileNotFoundError, NotADirectoryError):
