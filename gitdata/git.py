@@ -28,7 +28,20 @@ class GitRepo:
     def raw(self) -> pygit2.Repository:
         import pygit2
 
-        return pygit2.Repository(str(self.git_dir))
+        try:
+            return pygit2.Repository(str(self.git_dir))
+        except pygit2.GitError as exc:
+            if self.object_format != "sha1":
+                raise GitDataError(f"this command cannot read a {self.object_format.upper()} repository yet "
+                                   "(pygit2 reads only SHA-1 ones); the workspace commands, checkouts and "
+                                   "'git data push' work") from None
+            raise GitDataError(f"cannot open the git repository {self.git_dir}: {exc}") from None
+
+    @cached_property
+    def object_format(self) -> str:
+        """"sha1" or "sha256": how this repository names its objects."""
+        found = run_git(self, ["rev-parse", "--show-object-format"]).stdout.decode().strip()
+        return found or "sha1"
 
     @property
     def data_dir(self) -> Path:

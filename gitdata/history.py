@@ -217,6 +217,7 @@ def index_digests(repo: GitRepo) -> set[str]:
 
     from gitdata.manifest import TREE_DIR, parse
 
+    raw = repo.raw   # first: a repository pygit2 cannot open is refused with one clear line
     indexes = [repo.common_dir / "index"] + [d / "index" for d in _linked_worktree_dirs(repo)]
     found: set[str] = set()
     seen: set[object] = set()
@@ -228,7 +229,7 @@ def index_digests(repo: GitRepo) -> set[str]:
                 continue
             seen.add(item.id)
             try:
-                blob = cast("pygit2.Blob", repo.raw[item.id])
+                blob = cast("pygit2.Blob", raw[item.id])
             except KeyError:
                 continue
             entries, _ = parse(blob.data, f"index:{item.path}")

@@ -235,6 +235,10 @@ def pre_push(project: Project, remote: str, url: str, updates: list[RefUpdate]) 
     from gitdata import transfer
 
     repo = project.repo
+    if repo.object_format != "sha1":
+        raise GitDataError(f"push refused: git-data cannot yet read the pushed commits of a "
+                           f"{repo.object_format.upper()} repository to find their data; upload it with "
+                           "'git data push', then push with GITDATA_SKIP_HOOKS=1 git push")
     tips = {u: pushed_commit(repo, u.local_sha) for u in updates if not _is_zero(u.local_sha)}
     pushed = {u: tip for u, tip in tips.items() if tip is not None}
     if not pushed:

@@ -123,6 +123,34 @@ def test_sha256_repository_switch_and_clone(tmp_path: Path, monkeypatch: pytest.
     assert (clone / "data" / "b").read_text() == "two\n"
 
 
+def test_sha256_repository_push_is_refused_not_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pygit2 cannot read SHA-256 repositories: the pre-push hook must refuse the push
+    (never let pointers to data out without the data), and history commands say why."""
+    origin = tmp_path / "origin"
+    git("init", "-q", "--object-format=sha256", str(origin))
+    monkeypatch.chdir(origin)
+    gd("init", "-q")
+    store = tmp_path / "store"
+    hooked(origin, store)
+    write(origin / "data" / "a", "one\n")
+    gd("add", "-q", "data")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    git("init", "-q", "--bare", "--object-format=sha256", str(tmp_path / "remote.git"))
+    git("remote", "add", "origin", str(tmp_path / "remote.git"))
+    refused = git("push", "-q", "origin", "main", check=False)
+    assert refused.returncode != 0
+    assert "push refused" in refused.stderr and "git data push" in refused.stderr
+    assert git("ls-remote", "origin", check=False).stdout == ""
+    for command in (["fsck"], ["gc", "-n"], ["cat", "-r", "HEAD", "data/a"]):
+        result = gd(*command, check=False)
+        assert result.returncode == 1, command
+        assert result.stderr.count("\n") == 1 and "SHA256 repository" in result.stderr, (command, result.stderr)
+    gd("push", "-q")                          # the way the message gives
+    git("push", "-q", "origin", "main", env={**os.environ, "GITDATA_SKIP_HOOKS": "1"})
+    assert {p.name for p in store.rglob("*") if p.is_file() and p.parent.parent.name == "b3"}
+
+
 def test_noop_checkout_does_not_start_python(repo: Path, tmp_path: Path) -> None:
     hooked(repo, tmp_path / "store")
     two_branches(repo)
@@ -264,6 +292,38 @@ def test_rebase_brings_data_to_the_new_head(repo: Path, tmp_path: Path) -> None:
     assert (repo / "data" / "d").read_text() == "on main\n"
     assert (repo / "data" / "a").read_text() == "changed\n"
     assert "Nothing to report" in gd("status").stdout
+
+
+def test_rebase_stopped_for_an_edit_shows_the_data_of_its_commit(repo: Path, tmp_path: Path) -> None:
+    """Each pick runs post-commit: at a stop the data matches HEAD, so amending there
+    does not record the new base's versions over the earlier picks' changes."""
+    hooked(repo, tmp_path / "store")
+    write(repo / "data" / "a", "a1\n")
+    write(repo / "data" / "b", "b1\n")
+    gd("add", "-q", "data")
+    git("add", "-A")
+    git("commit", "-qm", "init")
+    git("switch", "-qc", "feat")
+    for name, text in (("a", "a2\n"), ("b", "b2\n")):
+        write(repo / "data" / name, text)
+        gd("commit", "-q")
+        git("commit", "-qam", f"{name} changed")
+    git("switch", "-q", "main")
+    write(repo / "code.py", "print(1)\n")
+    git("add", "code.py")
+    git("commit", "-qm", "code on main")
+    git("switch", "-q", "feat")
+    git("rebase", "-q", "-i", "main", env={**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i '2s/^pick/edit/'"})
+    assert (repo / "data" / "a").read_text() == "a2\n"
+    assert (repo / "data" / "b").read_text() == "b2\n"
+    assert "Nothing to report" in gd("status").stdout
+    write(repo / "data" / "b", "b3\n")
+    gd("commit", "-q")
+    git("commit", "-q", "--amend", "--no-edit", "-a")
+    git("rebase", "--continue", env={**os.environ, "GIT_EDITOR": "true"})
+    assert gd("cat", "data/a").stdout == "a2\n"
+    assert gd("cat", "data/b").stdout == "b3\n"
+    assert (repo / "data" / "a").read_text() == "a2\n"
 
 
 def test_global_install_clone_arrives_with_data(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
