@@ -95,6 +95,23 @@ def test_local_storage_marker_and_refuses_foreign_directory(repo: Path, tmp_path
     assert (tmp_path / "new" / ".gitdata-storage").read_text().startswith("git-data storage")
 
 
+def test_a_missing_local_storage_directory_is_named_not_taken_for_missing_objects(repo: Path, tmp_path: Path) -> None:
+    """An unmounted share is one clear line for every command that reads the storage,
+    never a line per object saying it is not in storage."""
+    store = tmp_path / "store"
+    gd("storage", "add", "st", str(store))
+    for name in ("a", "b", "c"):
+        write(repo / "data" / name, name)
+    gd("add", "-q", "data")
+    gd("push", "-q")
+    shutil.rmtree(repo / ".git" / "data" / "cache")
+    store.rename(tmp_path / "store.unmounted")
+    for command in (["fetch"], ["pull"], ["status", "-c"], ["push"]):
+        result = gd(*command, check=False)
+        assert result.returncode == 1, command
+        assert result.stderr.count("\n") == 1 and "is the share mounted?" in result.stderr, (command, result.stderr)
+
+
 def test_generic_storage_with_cp_templates(repo: Path, tmp_path: Path) -> None:
     files = tracked_data(repo)
     store = tmp_path / "generic"

@@ -78,8 +78,10 @@ class LocalStorage:
         return self._prefix + key_of(digest)
 
     def _check_root(self) -> None:
+        """A missing directory is more likely an unmounted share than an empty storage."""
         if not self.root.is_dir():
-            raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist")
+            raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist "
+                               "(is the share mounted? to start a new storage there, create the directory)")
 
     def prepare(self, create: bool = False) -> None:
         """Mark the directory as a storage before the first upload. A missing directory
@@ -88,9 +90,8 @@ class LocalStorage:
         if self._ready:
             return
         marker = self.root / MARKER
-        if not create and not self.root.is_dir():
-            raise GitDataError(f"storage '{self.name}': directory {self.root} does not exist "
-                               "(is the share mounted? to start a new storage there, create the directory)")
+        if not create:
+            self._check_root()
         if not marker.exists():
             # a marker temp file is what a push killed right here leaves: not foreign content
             if self.root.is_dir() and any(p.name != MARKER and not (p.name.startswith(f".{MARKER}.")
@@ -113,8 +114,7 @@ class LocalStorage:
         one stat shows an absent directory (nothing wanted is there), a listing
         answers when the directory holds few more names than are asked about, a
         stat per object when it holds many more."""
-        if not self.root.is_dir():
-            return set()
+        self._check_root()
         by_dir: dict[str, list[tuple[str, str]]] = {}
         for digest in digests:
             directory, _, name = self._path(digest).rpartition(os.sep)
