@@ -79,6 +79,26 @@ def test_corrupt_or_truncated_objects_are_rejected(repo: Path, store: Path) -> N
     assert not (repo / "a.bin").exists() and not (repo / "b.bin").exists()
 
 
+def test_pull_checks_out_what_arrived_when_one_object_is_corrupt(repo: Path, store: Path) -> None:
+    files = {"data/a.csv": "1\n" * 900, "data/b.csv": "2\n" * 900, "data/c.txt": "hello\n"}
+    for rel, text in files.items():
+        write(repo / rel, text)
+    gd("add", "-q", "data")
+    gd("push", "-q")
+    bad = store / "b3" / digest_file(repo / "data/a.csv", "b3")[3:5] / digest_file(repo / "data/a.csv", "b3")[5:]
+    bad.chmod(0o644)
+    bad.write_text("garbage\n")
+    for rel in files:
+        (repo / rel).unlink()
+    drop_cache(repo)
+    pull = gd("pull", check=False)
+    assert pull.returncode == 1
+    assert pull.stderr.startswith("git-data: error: data/a.csv: storage 'loc'") and "corrupt" in pull.stderr
+    assert not (repo / "data/a.csv").exists()
+    assert {rel: (repo / rel).read_text() for rel in ("data/b.csv", "data/c.txt")} == \
+        {rel: files[rel] for rel in ("data/b.csv", "data/c.txt")}
+
+
 def test_killed_push_resumes_without_resending(repo: Path, tmp_path: Path) -> None:
     for i in range(12):
         write(repo / "data" / f"{i}.txt", f"payload {i}\n")

@@ -30,7 +30,11 @@ def fetch(project: Project, wanted: dict[str, str], storage_name: str | None = N
     if dry_run:
         present = storage.exists(need)
         return Fetched(storage.name, [d for d in need if d in present], [d for d in need if d not in present])
-    unavailable = download_with(project, storage, need, jobs)
+    try:
+        unavailable = download_with(project, storage, need, jobs)
+    except GitDataError as exc:   # name the file whose object failed, not only its digest
+        paths = [wanted[digest] for digest in need if digest in str(exc)]
+        raise GitDataError(f"{paths[0]}: {exc}" if paths else str(exc)) from None
     return Fetched(storage.name, need, unavailable)
 
 

@@ -21,16 +21,15 @@ def run(args: argparse.Namespace) -> int:
     check_jobs(args.jobs)
     project = open_project()
     wanted = selection(project, args.paths)
-    result = fetch(project, wanted, args.storage, args.jobs, args.dry_run)
     if args.dry_run:
-        report(result, wanted, True, args.json)
+        report(fetch(project, wanted, args.storage, args.jobs, True), wanted, True, args.json)
         return 0
     fetch_error = None
     try:
-        report(result, wanted, False, args.json)
-    except GitDataError as exc:
+        report(fetch(project, wanted, args.storage, args.jobs), wanted, False, args.json)
+    except GitDataError as exc:   # objects missing from the storage, or one that failed
         fetch_error = exc
-    # Check out whatever arrived, even when some objects are missing from the storage.
+    # Check out whatever arrived, even when some objects could not be fetched.
     outcome = checkout(project, scopes_or_all(project, args.paths), force=args.force)
     if fetch_error is not None:
         for rel in outcome.restored:
