@@ -26,9 +26,29 @@ def git_config_file(path: Path, *args: str) -> subprocess.CompletedProcess[bytes
     return subprocess.run(["git", "config", "--file", str(path), *args], capture_output=True, stdin=subprocess.DEVNULL)
 
 
+_committed: dict[Path, Path] = {}   # worktree -> a commit's .gitdata/config, read in its place
+
+
+def read_committed(repo: GitRepo, rev: str) -> bool:
+    """Read the settings as `rev` commits them while this checkout has none (a push
+    from a branch without git-data of one with it); False when `rev` has none either."""
+    from gitdata.git import run_git
+
+    shown = run_git(repo, ["cat-file", "blob", f"{rev}:{CONFIG_PATH}"])
+    if shown.returncode:
+        return False
+    copy = repo.data_dir / "tmp" / "committed-config"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(shown.stdout)
+    _committed[repo.workdir] = copy
+    return True
+
+
 def _file_path(repo: GitRepo) -> Path:
     path = repo.workdir / CONFIG_PATH
     if not path.exists():
+        if repo.workdir in _committed:
+            return _committed[repo.workdir]
         raise GitDataError("this repository has no .gitdata/config; run 'git data init' first")
     return path
 

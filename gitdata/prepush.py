@@ -243,6 +243,9 @@ def pre_push(project: Project, remote: str, url: str, updates: list[RefUpdate]) 
     pushed = {u: tip for u, tip in tips.items() if tip is not None}
     if not pushed:
         return 0
+    if not (repo.workdir / config.CONFIG_PATH).exists():   # pushed from a branch without git-data
+        if not any(config.read_committed(repo, tip) for tip in pushed.values()):
+            return 0   # no pushed commit has git-data's settings: there is no data to push
     storage = transfer.default_storage_name(project)
     ref = line = None
     if storage is not None:

@@ -129,3 +129,23 @@ def test_push_without_a_storage_is_refused_with_a_hint(repo: Path, tmp_path: Pat
     assert result.returncode != 0
     assert "no default storage" in result.stderr and "git data storage add" in result.stderr
     assert git("push", "-q", str(remote), "main", env={"GITDATA_SKIP_HOOKS": "1"}).returncode == 0
+
+
+def test_push_from_a_branch_without_git_data_uploads_the_data_branch(repo: Path, tmp_path: Path) -> None:
+    """The settings come from the pushed commit when the checkout (an orphan gh-pages,
+    say) has no .gitdata/config; a push of only such branches has nothing to upload."""
+    storage, remote = setup_remote(repo, tmp_path)
+    write(repo / "data" / "a", "a\n")
+    gd("add", "data")
+    git("add", "-A")
+    git("commit", "-qm", "data")
+    git("switch", "-q", "--orphan", "gh-pages")
+    write(repo / "index.html", "site\n")
+    git("add", "index.html")
+    git("commit", "-qm", "site")
+    assert not (repo / ".gitdata").exists()
+    git("push", "-q", "origin", "gh-pages")
+    assert stored(storage) == 0
+    result = git("push", "origin", "main")
+    assert "uploaded 1 object(s) to storage 'loc'" in result.stderr
+    assert stored(storage) == 1
