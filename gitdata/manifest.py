@@ -117,6 +117,8 @@ def parse(data: bytes, source: str) -> tuple[dict[str, Entry], bool]:
         raise GitDataError(f"{source}:{line}: invalid UTF-8") from None
     first, _, body = text.partition("\n")
     if first != HEADER:
+        if first.startswith(CONFLICT_MARKERS):
+            raise GitDataError(f"{source}:1: {CONFLICTED}")
         found = first[:40] if first else "an empty file"
         raise GitDataError(f"{source}:1: not a git-data manifest v1 (found '{found}')")
     if not text.endswith("\n"):
@@ -177,8 +179,15 @@ def _parse_entry(line: str, where: str) -> tuple[str, Entry]:
     return name, _new_entry(Entry, digest, int(size), mode == "x", method, extra)
 
 
+CONFLICT_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
+CONFLICTED = ("git's conflict markers: this merge ran without git-data's merge driver "
+              "('git data install' sets it up); settle it with 'git data resolve'")
+
+
 def _entry_problem(line: str) -> str:
     """Say which field of a malformed entry is wrong."""
+    if line.startswith(CONFLICT_MARKERS):
+        return CONFLICTED
     fields = line.split("\t")
     if len(fields) < 5:
         return "expected name, digest, size, mode and method separated by tabs"

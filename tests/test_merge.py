@@ -150,6 +150,38 @@ def test_conflict_and_each_resolve_mode(repo: Path, tmp_path: Path) -> None:
     assert gd("resolve", "--ours", "data/a", check=False).returncode == 1
 
 
+def test_merge_without_the_driver_points_to_resolve(repo: Path) -> None:
+    """Without `git data install` git writes its conflict markers into the manifest:
+    status says what happened and resolve still settles it. The driver quotes the
+    paths it suggests."""
+    write(repo / "data" / "a b", "base\n")
+    gd("add", "-q", "data")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    git("switch", "-qc", "feat")
+    write(repo / "data" / "a b", "feat\n")
+    gd("add", "-q", "data")
+    git("commit", "-qam", "feat")
+    git("switch", "-q", "main")
+    gd("checkout", "-q")
+    write(repo / "data" / "a b", "main\n")
+    gd("add", "-q", "data")
+    git("commit", "-qam", "main")
+    assert git("merge", "-q", "feat", check=False).returncode != 0
+    status = gd("status", check=False)
+    assert status.returncode == 1 and status.stderr.count("\n") == 1
+    assert "conflict markers" in status.stderr and "git data resolve" in status.stderr
+    gd("resolve", "--theirs", ".")
+    assert (repo / "data" / "a b").read_text() == "feat\n"
+    git("merge", "--abort", check=False)
+    git("reset", "-q", "--hard")
+    gd("checkout", "-q", "--force")
+    gd("install", "-q")
+    git("commit", "-qm", "install", ".gitattributes")
+    result = git("merge", "feat", check=False)
+    assert "git data resolve --ours|--theirs|--both 'data/a b'" in result.stderr
+
+
 def test_resolve_keeps_unsaved_changes_and_checks_arguments(repo: Path, tmp_path: Path) -> None:
     branches(repo, tmp_path)
     git("merge", "feat", check=False)

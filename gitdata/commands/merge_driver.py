@@ -5,6 +5,7 @@ conflict is recorded for `git data status` and `git data resolve`."""
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,5 +82,5 @@ def merge_manifest_file(repo: GitRepo | None, args: argparse.Namespace, base: by
         rel = f"{directory}/{conflict.name}" if directory else conflict.name
         output.info(f"git-data: CONFLICT (data): {rel}: {merge.short(conflict.ours)} on {labels[0]}, "
                      f"{merge.short(conflict.theirs)} on {labels[1]}; the workspace keeps {labels[0]}'s. "
-                     f"Settle it with 'git data resolve --ours|--theirs|--both {rel}'")
+                     f"Settle it with 'git data resolve --ours|--theirs|--both {shlex.quote(rel)}'")
     return 1
