@@ -110,6 +110,29 @@ def test_missing_bucket_is_named(repo: Path, s3_bucket: Bucket) -> None:
     gd("storage", "add", "s3", "s3://no-such-bucket/x", "--endpoint-url", s3_bucket.endpoint)
     push = gd("push", check=False)
     assert push.returncode == 1 and "no-such-bucket" in push.stderr
+    status = gd("status", "--storage", "s3", check=False)   # HEADs of its objects are plain 404s
+    drop_cache(repo)
+    fetch = gd("fetch", check=False)
+    for result in (status, fetch):
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and "bucket 'no-such-bucket' does not exist" in result.stderr
+
+
+def test_storage_urls_are_checked_when_added(repo: Path) -> None:
+    """Unknown schemes never become a directory in the worktree; bad ports and endpoints,
+    and names sharing credential variables, are one clear line at `storage add`."""
+    for url, extra in (("gs://bucket/p", []), ("http://example.com/x", []), ("s3://b/p", ["--type", "local"]),
+                       ("ssh://me@127.0.0.1:abc/x", []), ("s3://b/p", ["--endpoint-url", "notaurl"]),
+                       ("s3://b/p", ["--endpoint-url", "http://127.0.0.1:abc"]), ("file://otherhost/p", []),
+                       ("", [])):
+        result = gd("storage", "add", "st", url, *extra, check=False)
+        assert result.returncode in (1, 2), url
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, (url, result.stderr)
+    assert "st" not in gd("storage", "list").stdout
+    assert not [p for p in repo.iterdir() if p.name.endswith(":")]
+    gd("storage", "add", "a-b", str(repo.parent / "s1"))
+    clash = gd("storage", "add", "A_B", str(repo.parent / "s2"), check=False)
+    assert clash.returncode == 2 and "GITDATA_STORAGE_A_B_" in clash.stderr
 
 
 def test_share_prints_a_working_presigned_url(repo: Path, s3_bucket: Bucket) -> None:

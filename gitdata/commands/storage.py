@@ -82,18 +82,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_settings(args: argparse.Namespace) -> dict[str, str]:
-    kind = args.type or ("s3" if args.preset else kind_of_url(args.url))
-    if any(getattr(args, f"cmd_{n}") for n in TEMPLATES) and not args.type:
-        kind = "generic"
+    templates_given = any(getattr(args, f"cmd_{n}") for n in TEMPLATES)
+    kind = args.type or ("generic" if templates_given else "s3" if args.preset else kind_of_url(args.url))
     settings = {"url": args.url, "type": kind}
     if kind == "s3":
-        from gitdata.storage.s3 import parse_s3_url, preset_settings
+        from gitdata.storage.s3 import check_endpoint, parse_s3_url, preset_settings
 
         parse_s3_url(args.url)
         endpoint, region = args.endpoint_url, args.region
         if args.preset:
             endpoint, region = preset_settings(args.preset, endpoint, region, args.account_id)
             settings["preset"] = args.preset
+        check_endpoint(endpoint, f"storage '{args.name}'")
         for key, value in (("endpointUrl", endpoint), ("region", region), ("profile", args.profile)):
             if value:
                 settings[key] = value
@@ -115,7 +115,7 @@ def _add_settings(args: argparse.Namespace) -> dict[str, str]:
 
             timeout_of(StorageConfig(args.name, kind, args.url, {"timeout": args.timeout}))  # one clear error
             settings["timeout"] = args.timeout
-    elif args.processes is not None or args.timeout is not None or any(getattr(args, f"cmd_{n}") for n in TEMPLATES):
+    elif args.processes is not None or args.timeout is not None or templates_given:
         raise UsageError("command templates, --processes and --timeout are for generic storages")
     if kind == "rsync":
         from gitdata.storage.rsync import check_target, split_target
@@ -132,6 +132,12 @@ def add_storage(project: Project, name: str, settings: dict[str, str], make_defa
     existing = storage_names(project)
     if name in existing:
         raise GitDataError(f"storage '{name}' already exists; remove it first ('git data storage remove {name}')")
+    from gitdata.storage.s3 import env_prefix
+
+    for other in existing:
+        if env_prefix(other) == env_prefix(name):   # one storage's keys must never reach another
+            raise UsageError(f"storage name '{name}' would share the credential variables {env_prefix(name)}* "
+                             f"with storage '{other}'; pick another name")
     if settings.get("type") == "local":
         from gitdata.storage.local import LocalStorage, local_path
 

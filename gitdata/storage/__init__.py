@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, NamedTuple, Protocol
 
-from gitdata.errors import GitDataError
+from gitdata.errors import GitDataError, UsageError
 from gitdata.hashing import split_digest
 
 if TYPE_CHECKING:
@@ -80,15 +80,31 @@ def digests_in(keys: Iterable[str]) -> Iterator[str]:
 
 
 _SCP_LIKE = re.compile(r"^(?:[^@/:\s]+@)?[^@/:\s]+:(?!//)")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def url_scheme(url: str) -> str | None:
+    match = _SCHEME.match(url)
+    return match.group(1).lower() if match else None
 
 
 def kind_of_url(url: str) -> str:
-    """The storage kind a URL implies."""
-    if url.startswith("s3://"):
+    """The storage kind a URL implies; an unknown scheme is an error, never a directory
+    named after it (`gs://b/p` would otherwise become ./gs:/b/p in the worktree)."""
+    scheme = url_scheme(url)
+    if scheme == "s3":
         return "s3"
-    if url.startswith(("ssh://", "rsync://")):
+    if scheme in ("ssh", "rsync"):
         return "rsync"
-    if url.startswith("file://") or url.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", url):
+    if scheme == "file":
+        return "local"
+    if scheme is not None:
+        raise UsageError(f"storage URL '{url}': unknown scheme '{scheme}://' (use a path, file://, s3://, "
+                         "ssh://, rsync://, user@host:dir, or a generic storage's own commands; "
+                         "Google Cloud Storage: s3://BUCKET with --preset gcs)")
+    if not url.strip():
+        raise UsageError("the storage URL is empty")
+    if url.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", url):
         return "local"
     if _SCP_LIKE.match(url):
         return "rsync"

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 
 from gitdata.errors import GitDataError
 from gitdata.fsutil import made_parent, unique_suffix, unlink_quietly, write_named, write_new
-from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of
+from gitdata.storage import MARKER, MARKER_TEXT, StorageConfig, digest_of_key, key_of, url_scheme
 
 if TYPE_CHECKING:
     from gitdata.git import GitRepo
@@ -19,8 +19,15 @@ LISTING_BYTES_PER_LOOKUP = 512
 
 
 def local_path(repo: GitRepo | None, url: str) -> Path:
-    if url.startswith("file://"):
-        url = unquote(urlparse(url).path)
+    scheme = url_scheme(url)
+    if scheme == "file":
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise GitDataError(f"storage URL '{url}': a file:// URL names no other host (mount the share "
+                               "and give its path)")
+        url = unquote(parsed.path)
+    elif scheme is not None:
+        raise GitDataError(f"storage URL '{url}' is not a local path")
     path = Path(os.path.expanduser(url))
     if not path.is_absolute() and repo is not None:
         path = repo.workdir / path

@@ -54,7 +54,11 @@ def split_target(url: str) -> tuple[str, str | None]:
         path = parsed.path or "/"
         if path.startswith("/~"):
             path = path[1:]
-        return f"{user}{host}:{path.rstrip('/') or '/'}", str(parsed.port) if parsed.port else None
+        try:
+            port = parsed.port
+        except ValueError:
+            raise GitDataError(f"storage URL '{url}': the port is not a number from 1 to 65535") from None
+        return f"{user}{host}:{path.rstrip('/') or '/'}", str(port) if port else None
     if url.startswith("file://"):
         return urlparse(url).path.rstrip("/"), None
     return url.rstrip("/"), None

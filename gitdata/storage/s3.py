@@ -84,6 +84,19 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parsed.netloc, prefix + "/" if prefix else ""
 
 
+def check_endpoint(endpoint: str | None, where: str) -> None:
+    """An endpoint boto3 would reject only at the first request, as one clear line now."""
+    if endpoint is None:
+        return
+    parsed = urlparse(endpoint)
+    try:
+        parsed.port
+    except ValueError:
+        raise GitDataError(f"{where}: endpoint URL '{endpoint}' has a bad port") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise GitDataError(f"{where}: endpoint URL '{endpoint}' is not an http:// or https:// URL")
+
+
 class LeanRequests:
     """Single-object HEAD, GET and PUT of small objects, and listing pages, signed by
     `sigv4` (the signature botocore makes, for a fraction of its CPU) and exchanged by
@@ -95,7 +108,8 @@ class LeanRequests:
     layout comes from boto3 too (a presigned URL of a sample key), so path-style and
     virtual-hosted addressing both work."""
 
-    def __init__(self, client: Any, credentials: Any, bucket: str, prefix: str) -> None:
+    def __init__(self, name: str, client: Any, credentials: Any, bucket: str, prefix: str) -> None:
+        self.name = name
         sample = prefix + "gitdata-sample"
         url = urlsplit(client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": sample}))
         quoted = quote(sample, safe="/~")
@@ -166,6 +180,12 @@ class LeanRequests:
             try:
                 return connection.exchange(method, f"{path}?{query_text}" if query_text else path,
                                            {"Host": self.host_header, **signed}, body, limit, spill, spill_limit)
+            except TimeoutError:
+                # connected, then silence: retrying here and again in boto3 would wait minutes
+                connection.close()
+                self.broken = True
+                raise GitDataError(f"storage '{self.name}': {self.scheme}://{self.host} did not answer within "
+                                   f"{READ_TIMEOUT} s ({method} {key or 'listing'})") from None
             except OSError:
                 connection.close()
         self.broken = True
@@ -184,13 +204,13 @@ class LeanRequests:
         return connection
 
 
-def lean_requests(client: Any, credentials: Any, bucket: str, prefix: str) -> LeanRequests | None:
+def lean_requests(name: str, client: Any, credentials: Any, bucket: str, prefix: str) -> LeanRequests | None:
     """None where boto3 must do everything itself: behind a proxy (boto3 honours
     HTTP(S)_PROXY) or where the object URL cannot be derived."""
     import urllib.request
 
     try:
-        lean = LeanRequests(client, credentials, bucket, prefix)
+        lean = LeanRequests(name, client, credentials, bucket, prefix)
     except ValueError:
         return None
     host = lean.host.rpartition("@")[2].partition(":")[0]
@@ -218,6 +238,7 @@ class S3Storage:
         preset = config.get("preset")
         if preset:
             endpoint, region = preset_settings(preset, endpoint, region, config.get("accountid"))
+        check_endpoint(endpoint, f"storage '{config.name}'")
         multipart = parse_size(config.get("multipartthreshold"), MULTIPART, f"storage '{config.name}'")
         part = parse_size(config.get("multipartchunksize"), PART, f"storage '{config.name}'")
         return cls(config.name, config.url, endpoint, region, config.get("profile"), multipart, max(part, 5 << 20))
@@ -264,7 +285,7 @@ class S3Storage:
                         signature_version="s3v4")
         client = session.client("s3", endpoint_url=self.endpoint, config=config,
                                 region_name=self.region or session.region_name or "us-east-1")
-        self._lean = lean_requests(client, credentials, self.bucket, self.prefix)
+        self._lean = lean_requests(self.name, client, credentials, self.bucket, self.prefix)
         return client
 
     def _lean_path(self) -> LeanRequests | None:
@@ -347,13 +368,33 @@ class S3Storage:
             return set()
         wanted = set(digests)
         if len(wanted) <= HEAD_LIMIT:
-            return self._heads(sorted(wanted))
-        held: set[str] = set()
-        for number, keys in enumerate(self._pages(self.prefix)):
-            if number >= LIST_PAGES:
-                return self._shard_listing(wanted)
-            held.update(digests_in(keys))
-        return held & wanted
+            found = self._heads(sorted(wanted))
+        else:
+            found = set()
+            for number, keys in enumerate(self._pages(self.prefix)):
+                if number >= LIST_PAGES:
+                    found = self._shard_listing(wanted)
+                    break
+                found.update(digests_in(keys))
+            found &= wanted
+        if not found:
+            self._refuse_missing_bucket()
+        return found
+
+    def _refuse_missing_bucket(self) -> None:
+        """A HEAD of an object in a missing bucket is a plain 404: when nothing was found,
+        ask about the bucket itself. Only its absence is an error (credentials limited to
+        objects may not ask about buckets)."""
+        import botocore.exceptions
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                raise GitDataError(f"storage '{self.name}': bucket '{self.bucket}' does not exist; "
+                                   "create it first") from None
+        except Exception as exc:  # noqa: BLE001
+            raise self._error(exc, "checking the bucket") from None
 
     def _heads(self, wanted: list[str]) -> set[str]:
         with ThreadPoolExecutor(16) as pool:
