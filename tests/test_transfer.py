@@ -175,6 +175,7 @@ def test_fetch_names_files_the_storage_lacks_and_status_shows_them(repo: Path, s
     fetch = gd("fetch", check=False)
     assert fetch.returncode == 1 and "local.txt" in fetch.stderr and "not in storage 'loc'" in fetch.stderr
     assert [o.read_bytes() for o in cache_objects(repo)] == [b"p"]
+    assert json.loads(gd("fetch", "--json", "pushed.txt").stdout)["storage"] == "loc"   # nothing to fetch
 
 
 def test_api_contract(repo: Path, store: Path) -> None:

@@ -8,7 +8,7 @@ from gitdata import output
 from gitdata.commands.push import add_storage_arguments, check_jobs, selection
 from gitdata.errors import GitDataError
 from gitdata.project import Project, open_project
-from gitdata.transfer import download_with, open_named_storage
+from gitdata.transfer import default_storage_name, download_with, open_named_storage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def fetch(project: Project, wanted: dict[str, str], storage_name: str | None = N
           dry_run: bool = False) -> Fetched:
     need = sorted(project.cache.missing(wanted))
     if not need:
-        return Fetched(storage_name or "", [], [])
+        return Fetched(storage_name or default_storage_name(project) or "", [], [])
     storage = open_named_storage(project, storage_name)
     if dry_run:
         present = storage.exists(need)
