@@ -169,3 +169,20 @@ def test_what_git_index_stages_is_kept(repo: Path) -> None:
     assert b"staged only\n" in contents(repo)
     git("commit", "-q", "-m", "from the index")
     assert gd("cat", "a.txt", "-r", "HEAD", "--no-fetch").stdout == "staged only\n"
+
+
+def test_gc_leaves_stray_files_in_the_cache_alone(repo: Path) -> None:
+    version(repo, "v1\n", "one")
+    obj = cache_objects(repo)[0]
+    strays = [obj.parent.parent / "zz", obj.parent / ".DS_Store", obj.parent / ("0" * 62 + ".swp")]
+    for stray in strays:
+        stray.write_text("junk\n")
+    write(repo / "a.txt", "never committed\n")
+    gd("add", "a.txt")
+    version(repo, "v2\n", "two")
+
+    assert gd("gc", "-n", "--grace", "0").stdout.startswith("b3:")
+    result = gd("gc", "--grace", "0")
+    assert "removed 1 object(s)" in result.stdout and result.stderr == ""
+    assert all(stray.read_text() == "junk\n" for stray in strays)
+    assert contents(repo) == {b"v1\n", b"v2\n", b"junk\n"}
