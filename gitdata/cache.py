@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterable, Iterator
 from gitdata.errors import CorruptObject, GitDataError
 from gitdata.fsutil import clone_fd, made_parent, read_all, unique_suffix, unlink_quietly, write_named, write_new
 from gitdata.hashing import (copy_and_digest, copy_file_and_digest, digest_bytes, digest_file, digest_mapped,
-                             parse_digest, split_digest)
+                             is_digest, parse_digest, split_digest)
 
 SMALL_FILE = 1 << 20
 LISTING_MEMO_LIMIT = 250_000  # objects; past this the listings are read afresh, not kept
@@ -81,14 +81,14 @@ class Cache:
             save_memo(memo, listings)
 
     def _object_dirs(self) -> Iterator[tuple[str, str, int]]:
-        """("b3/ab", its path, its mtime) for every object directory."""
-        try:
-            algo_dirs = [d for d in os.scandir(self.root) if d.name != "tmp" and d.is_dir(follow_symlinks=False)]
-        except FileNotFoundError:
-            return
-        for algo_dir in algo_dirs:
-            for shard in os.scandir(algo_dir.path):
-                yield f"{algo_dir.name}/{shard.name}", shard.path, shard.stat(follow_symlinks=False).st_mtime_ns
+        """("b3/ab", its path, its mtime) for every object directory; a stray file
+        where a directory belongs is not one."""
+        for algo_dir in _scandir(str(self.root)):
+            if algo_dir.name == "tmp" or not algo_dir.is_dir():
+                continue
+            for shard in _scandir(algo_dir.path):
+                if shard.is_dir(follow_symlinks=False):
+                    yield f"{algo_dir.name}/{shard.name}", shard.path, shard.stat(follow_symlinks=False).st_mtime_ns
 
     def new_temp(self) -> Path:
         return Path(self.temp_name())
@@ -175,14 +175,27 @@ class Cache:
 
     def digests(self) -> Iterator[str]:
         """Every object in the cache."""
-        if not self.root.is_dir():
-            return
-        for algo_dir in sorted(self.root.iterdir()):
-            if algo_dir.name == "tmp" or not algo_dir.is_dir():
+        return (digest for _, digest in self.entries() if digest is not None)
+
+    def entries(self) -> Iterator[tuple[str, str | None]]:
+        """(path, digest) for everything in the cache but its temp directory, sorted;
+        the digest is None for a stray: anything not named and placed like an object
+        (a .DS_Store, an editor's swap file, a file where an object directory belongs).
+        Nothing may take a stray for an object: gc would remove it, fsck hash it."""
+        for algo_dir in _scandir(str(self.root)):
+            if algo_dir.name == "tmp":
                 continue
-            for prefix in sorted(algo_dir.iterdir()):
-                for item in sorted(prefix.iterdir()):
-                    yield f"{algo_dir.name}:{prefix.name}{item.name}"
+            if not algo_dir.is_dir():
+                yield algo_dir.path, None
+                continue
+            for shard in _scandir(algo_dir.path):
+                if not shard.is_dir(follow_symlinks=False):
+                    yield shard.path, None
+                    continue
+                for item in _scandir(shard.path):
+                    digest = f"{algo_dir.name}:{shard.name}{item.name}"
+                    placed = len(shard.name) == 2 and item.is_file(follow_symlinks=False)
+                    yield item.path, digest if placed and is_digest(digest) else None
 
     def remove(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
@@ -210,6 +223,15 @@ def _copy_into(source: BinaryIO, target: BinaryIO, algorithm: str) -> tuple[str,
     target.seek(0)
     target.truncate()
     return copy_and_digest(source, target, algorithm)
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    """A directory's entries by name; none when it is gone (a gc racing with another)."""
+    try:
+        with os.scandir(path) as found:
+            return sorted(found, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _corrupt(expected: str, actual: str) -> CorruptObject:

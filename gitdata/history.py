@@ -6,6 +6,7 @@ history costs one parse per distinct manifest state, not one per commit."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, cast
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 WORKSPACE = None  # the `rev` that means "the manifests in the working tree"
 _EMPTY = Tracked({}, frozenset())
+
+
+_PSEUDO_REF = re.compile(r"^[A-Z][A-Z_]*_HEAD$")   # ORIG_HEAD, FETCH_HEAD, MERGE_HEAD, ...
+_WORKTREE_REF_DIRS = ("refs/bisect", "refs/worktree", "refs/rewritten")
 
 
 class Tip(NamedTuple):
@@ -68,31 +73,47 @@ def _peel_commit(repo: GitRepo, oid: Any) -> str | None:
         return None
 
 
-def _head_file_commit(repo: GitRepo, head_file: Path) -> str | None:
+def _ref_commit(repo: GitRepo, name: str) -> str | None:
+    """The commit a ref names, through symbolic refs and annotated tags; None for a
+    ref to a missing branch or to something that is no commit."""
+    import pygit2
+
     try:
-        text = head_file.read_text().strip()
-    except OSError:
+        return _peel_commit(repo, repo.raw.references[name].resolve().target)
+    except (KeyError, ValueError, pygit2.GitError):
         return None
-    if text.startswith("ref:"):
-        ref = text[4:].strip()
-        try:
-            return _peel_commit(repo, repo.raw.references[ref].resolve().target)
-        except (KeyError, ValueError):
-            return None  # an unborn branch
-    return _peel_commit(repo, text)
+
+
+def _file_commits(repo: GitRepo, ref_file: Path) -> list[str]:
+    """The commits a ref file names: `ref: <name>` or a commit id on each line, as in
+    HEAD and ORIG_HEAD, or a commit id first on each line, as in FETCH_HEAD."""
+    try:
+        lines = ref_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    commits = []
+    for line in lines:
+        if line.startswith("ref:"):
+            commit = _ref_commit(repo, line[4:].strip())   # None: an unborn branch
+        else:
+            words = line.split(None, 1)
+            commit = _peel_commit(repo, words[0]) if words else None
+        if commit:
+            commits.append(commit)
+    return commits
 
 
 def worktree_heads(repo: GitRepo) -> list[Tip]:
     """HEAD of the main worktree and of every linked worktree."""
     tips = []
-    main_head = _head_file_commit(repo, repo.common_dir / "HEAD")
-    if main_head:
-        tips.append(Tip("HEAD", main_head))
-    for git_dir in _linked_worktree_dirs(repo):
-        head = _head_file_commit(repo, git_dir / "HEAD")
-        if head:
-            tips.append(Tip(f"worktrees/{git_dir.name}/HEAD", head))
+    for name, git_dir in _worktree_git_dirs(repo):
+        tips += [Tip(f"{name}HEAD", commit) for commit in _file_commits(repo, git_dir / "HEAD")[:1]]
     return tips
+
+
+def _worktree_git_dirs(repo: GitRepo) -> list[tuple[str, Path]]:
+    """(prefix of its ref names, git dir) of the main and of every linked worktree."""
+    return [("", repo.common_dir)] + [(f"worktrees/{d.name}/", d) for d in _linked_worktree_dirs(repo)]
 
 
 def _linked_worktree_dirs(repo: GitRepo) -> list[Path]:
@@ -119,20 +140,32 @@ def worktree_workdirs(repo: GitRepo) -> list[Path]:
 
 
 def local_tips(repo: GitRepo) -> list[Tip]:
-    """Everything that keeps data alive by default: ref_tips plus every commit the
-    HEAD and branch reflogs remember."""
-    return ref_tips(repo) + reflog_tips(repo)
+    """Everything that keeps data alive by default, as git's own gc keeps commits:
+    every ref (branches, tags, remote-tracking branches, refs/keep/*, refs/original/*,
+    refs/jj/keep/*, ...), every worktree's HEAD, own refs and pseudo refs, every stash
+    entry and every commit the reflogs remember."""
+    return (worktree_heads(repo) + _refs_under(repo, "refs/") + worktree_refs(repo)
+            + stash_tips(repo) + reflog_tips(repo))
 
 
 def ref_tips(repo: GitRepo) -> list[Tip]:
     """Every local branch and tag, every stash entry and every worktree HEAD."""
-    tips = worktree_heads(repo)
-    raw = repo.raw
-    for name in raw.references:
-        if name.startswith(("refs/heads/", "refs/tags/")):
-            commit = _peel_commit(repo, raw.references[name].resolve().target)
+    return worktree_heads(repo) + _refs_under(repo, "refs/heads/", "refs/tags/") + stash_tips(repo)
+
+
+def _refs_under(repo: GitRepo, *prefixes: str) -> list[Tip]:
+    tips = []
+    for name in repo.raw.references:
+        if name.startswith(prefixes):
+            commit = _ref_commit(repo, name)
             if commit:
                 tips.append(Tip(name, commit))
+    return tips
+
+
+def stash_tips(repo: GitRepo) -> list[Tip]:
+    raw = repo.raw
+    tips = []
     if "refs/stash" in raw.references:
         for number, entry in enumerate(raw.references["refs/stash"].log()):
             commit = _peel_commit(repo, entry.oid_new)
@@ -141,18 +174,35 @@ def ref_tips(repo: GitRepo) -> list[Tip]:
     return tips
 
 
+def worktree_refs(repo: GitRepo) -> list[Tip]:
+    """The pseudo refs (ORIG_HEAD, FETCH_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD, ...) and
+    the refs each worktree keeps to itself (refs/bisect/*, refs/worktree/*,
+    refs/rewritten/*: git never packs them, and pygit2 lists only the current
+    worktree's) of every worktree."""
+    tips = []
+    for prefix, git_dir in _worktree_git_dirs(repo):
+        files = [f for f in _files_in(git_dir) if _PSEUDO_REF.match(f.name)]
+        for refs_dir in _WORKTREE_REF_DIRS:
+            files += sorted(f for f in (git_dir / refs_dir).rglob("*") if f.is_file())
+        for ref_file in files:
+            name = prefix + ref_file.relative_to(git_dir).as_posix()
+            tips += [Tip(name, commit) for commit in _file_commits(repo, ref_file)]
+    return tips
+
+
+def _files_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+
+
 def _reflog_files(repo: GitRepo) -> list[Path]:
-    files = [repo.common_dir / "logs" / "HEAD"]
-    heads = repo.common_dir / "logs" / "refs" / "heads"
-    if heads.is_dir():
-        files += sorted(p for p in heads.rglob("*") if p.is_file())
-    files += [git_dir / "logs" / "HEAD" for git_dir in _linked_worktree_dirs(repo)]
-    return [f for f in files if f.is_file()]
+    """The reflogs of every ref and of every worktree's HEAD."""
+    return [f for _, git_dir in _worktree_git_dirs(repo) for f in sorted((git_dir / "logs").rglob("*"))
+            if f.is_file()]
 
 
 def reflog_tips(repo: GitRepo) -> list[Tip]:
-    """Commits the HEAD and branch reflogs remember (git keeps them for its own gc too):
-    a commit dropped by a reset or an amend still protects its data."""
+    """Commits the reflogs remember (git keeps them for its own gc too): a commit
+    dropped by a reset or an amend still protects its data."""
     tips: dict[str, Tip] = {}
     for path in _reflog_files(repo):
         try:
@@ -172,18 +222,7 @@ def reflog_tips(repo: GitRepo) -> list[Tip]:
 
 
 def remote_tips(repo: GitRepo) -> list[Tip]:
-    raw = repo.raw
-    tips = []
-    for name in raw.references:
-        if name.startswith("refs/remotes/"):
-            ref = raw.references[name]
-            try:
-                commit = _peel_commit(repo, ref.resolve().target)
-            except (KeyError, ValueError):
-                continue  # refs/remotes/origin/HEAD pointing at a missing branch
-            if commit:
-                tips.append(Tip(name, commit))
-    return tips
+    return _refs_under(repo, "refs/remotes/")
 
 
 def commits_from(repo: GitRepo, tips: Iterable[Tip]) -> Iterator[pygit2.Commit]:

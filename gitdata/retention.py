@@ -36,7 +36,7 @@ class Policy(NamedTuple):
 
     def describe(self) -> str:
         if self.is_default:
-            return "everything reachable from local branches, tags, stashes and worktrees"
+            return "everything reachable from any ref, stash, reflog or worktree"
         parts = ["HEAD and the workspaces" if self.workspace_only else "branch and tag tips and the workspaces"]
         if self.keep is not None:
             parts.append(f"the {self.keep} newest version(s) of every path")

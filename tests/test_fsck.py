@@ -71,3 +71,23 @@ def test_fsck_with_a_storage_accepts_objects_only_the_storage_has(repo: Path, tm
     assert gd("fsck").stdout.endswith("all good\n")
     result = gd("fsck", "--no-storage", check=False)
     assert result.returncode == 1 and "missing: " in result.stdout
+
+
+def test_fsck_reports_stray_files_in_the_cache_and_checks_the_rest(repo: Path) -> None:
+    write(repo / "a.txt", "hello\n")
+    gd("add", "a.txt")
+    git("commit", "-q", "-m", "a")
+    obj = cache_objects(repo)[0]
+    strays = [obj.parent.parent / "zz", obj.parent / ".DS_Store", obj.parent.parent.parent / "notes.txt"]
+    for stray in strays:
+        stray.write_text("junk\n")
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"garbage")
+
+    result = gd("fsck", check=False)
+    assert result.returncode == 1 and result.stderr.count("\n") <= 1 and "error" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert sorted(line for line in lines if line.startswith("stray: ")) == \
+        sorted(f"stray: {stray}: not a cache object; left in place" for stray in strays)
+    assert any(line.startswith("corrupt: b3:") for line in lines)  # the real object was still checked
+    assert all(stray.read_text() == "junk\n" for stray in strays)

@@ -128,3 +128,20 @@ def test_cache_falls_back_to_a_temp_file_when_unnamed_files_cannot_be_named(
     digest, size = cache.add_file(source, "b3")
     assert cache.path(digest).read_bytes() == b"bytes" and size == 5
     assert fsutil._unnamed_files == [False]   # not tried again for every object
+
+
+def test_stray_files_in_the_cache_are_neither_objects_nor_in_the_way(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    source = tmp_path / "src"
+    source.write_bytes(b"bytes")
+    digest = cache.add_file(source, "b3")[0]
+    shard = cache.path(digest).parent
+    (shard.parent / "zz").write_bytes(b"a file where an object directory belongs")
+    (shard / ".DS_Store").write_bytes(b"")
+    (shard / digest[5:].upper()).write_bytes(b"")
+    assert list(cache.digests()) == [digest]
+    assert sorted(path for path, found in cache.entries() if found is None) == \
+        sorted(str(p) for p in [shard.parent / "zz", shard / ".DS_Store", shard / digest[5:].upper()])
+    absent = [f"b3:{n:064x}" for n in range(3000)]   # enough to list directories, not probe objects
+    assert cache.missing(absent + [digest]) == set(absent)
+    assert [key for key, _ in cache.stamp()] == [f"b3/{digest[3:5]}"]

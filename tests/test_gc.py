@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
+
+import pytest
 
 from tests.testing.helpers import cache_objects, gd, git, write
 
@@ -169,3 +172,63 @@ def test_what_git_index_stages_is_kept(repo: Path) -> None:
     assert b"staged only\n" in contents(repo)
     git("commit", "-q", "-m", "from the index")
     assert gd("cat", "a.txt", "-r", "HEAD", "--no-fetch").stdout == "staged only\n"
+
+
+def test_gc_leaves_stray_files_in_the_cache_alone(repo: Path) -> None:
+    version(repo, "v1\n", "one")
+    obj = cache_objects(repo)[0]
+    strays = [obj.parent.parent / "zz", obj.parent / ".DS_Store", obj.parent / ("0" * 62 + ".swp")]
+    for stray in strays:
+        stray.write_text("junk\n")
+    write(repo / "a.txt", "never committed\n")
+    gd("add", "a.txt")
+    version(repo, "v2\n", "two")
+
+    assert gd("gc", "-n", "--grace", "0").stdout.startswith("b3:")
+    result = gd("gc", "--grace", "0")
+    assert "removed 1 object(s)" in result.stdout and result.stderr == ""
+    assert all(stray.read_text() == "junk\n" for stray in strays)
+    assert contents(repo) == {b"v1\n", b"v2\n", b"junk\n"}
+
+
+def _ref(name: str, worktree: bool = False) -> Callable[[Path, Path, str], None]:
+    def keep(repo: Path, wt: Path, commit: str) -> None:
+        git("update-ref", name, commit, cwd=wt if worktree else repo)
+    return keep
+
+
+def _file_in_git_dir(name: str, text: str, worktree: bool = False) -> Callable[[Path, Path, str], None]:
+    def keep(repo: Path, wt: Path, commit: str) -> None:
+        git_dir = Path(git("rev-parse", "--absolute-git-dir", cwd=wt if worktree else repo).stdout.strip())
+        write(git_dir / name, text.format(commit=commit))
+    return keep
+
+
+ROOTS = {
+    "refs/keep (jj, by hand)": _ref("refs/keep/exp"),
+    "refs/jj/keep": _ref("refs/jj/keep/1a2b"),
+    "refs/original (filter-branch)": _ref("refs/original/refs/heads/main"),
+    "refs/remotes": _ref("refs/remotes/origin/gone"),
+    "ORIG_HEAD": _file_in_git_dir("ORIG_HEAD", "{commit}\n"),
+    "FETCH_HEAD": _file_in_git_dir("FETCH_HEAD", "0123456789abcdef0123456789abcdef01234567\t\tbranch 'x' of ../u\n"
+                                   "{commit}\tnot-for-merge\tbranch 'exp' of ../u\n"),
+    "a linked worktree's MERGE_HEAD": _file_in_git_dir("MERGE_HEAD", "{commit}\n", worktree=True),
+    "a linked worktree's refs/bisect": _ref("refs/bisect/bad", worktree=True),
+}
+
+
+@pytest.mark.parametrize("keep", ROOTS.values(), ids=ROOTS.keys())
+def test_default_gc_keeps_what_any_ref_reaches(repo: Path, tmp_path: Path,
+                                               keep: Callable[[Path, Path, str], None]) -> None:
+    version(repo, "base\n", "base")
+    git("worktree", "add", "-q", "-b", "wt", str(tmp_path / "wt"))
+    version(repo, "only this ref keeps it\n", "experiment")
+    commit = git("rev-parse", "HEAD").stdout.strip()
+    git("reset", "-q", "--hard", "HEAD~1")
+    gd("checkout", "--force")
+    (repo / ".git" / "ORIG_HEAD").unlink()
+    keep(repo, tmp_path / "wt", commit)
+    git("reflog", "expire", "--expire=now", "--all")
+
+    assert "removed 0 object(s)" in gd("gc", "--grace", "0").stdout
+    assert gd("cat", "a.txt", "-r", commit, "--no-fetch").stdout == "only this ref keeps it\n"

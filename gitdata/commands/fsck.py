@@ -82,18 +82,18 @@ def check_objects(project: Project) -> Iterator[Problem]:
     cache = project.cache
 
     def verify(digest: str) -> Problem | None:
-        path = cache.path(digest)
-        try:
-            algorithm = parse_digest(digest).algorithm
-        except GitDataError:
-            return Problem("stray", str(path), "not a cache object name; left in place")
-        actual = digest_file(path, algorithm)
+        actual = digest_file(cache.path(digest), parse_digest(digest).algorithm)
         if actual == digest:
             return None
         moved = move_aside(project, digest)
         return Problem("corrupt", digest, f"content hashes to {actual}; moved to {moved}")
 
-    digests = list(cache.digests())
+    digests = []
+    for path, digest in cache.entries():
+        if digest is None:
+            yield Problem("stray", path, "not a cache object; left in place")
+        else:
+            digests.append(digest)
     with output.progress("Verifying", len(digests)) as bar:
         for problem in parallel_map(verify, digests):
             bar.advance()

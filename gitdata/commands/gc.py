@@ -1,7 +1,8 @@
 """git data gc: remove cache (or storage) objects no longer needed.
 
-By default only garbage goes: objects that no local branch, tag, stash, worktree HEAD
-or workspace manifest references. Retention options narrow what is kept; an object
+By default only garbage goes: objects that nothing reachable from a ref (any ref under
+refs/, stashes, reflogs, every worktree's HEAD and pseudo refs), no staged and no
+workspace manifest references. Retention options narrow what is kept; an object
 outside the policy that some local commit still references is removed only when a
 storage holds a copy (or with --force), so gc never silently deletes the last copy of
 a committed version."""
