@@ -43,7 +43,7 @@ def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
                                         tracked_are_files="" in scopes)
             return Status([], [], [], untracked), sum(map(len, memo.by_dir.values()))
     tracked = project.tracked()
-    scope = select(tracked, scopes)
+    scope = select(tracked, scopes, new_files=project.workdir)
     check = scope if changed is None else {rel: scope[rel] for rel in changed}
     status, clean = compare_and_stats(project.repo, tracked, check, project.cache, project.stat_cache(), scopes)
     by_dir = memo.by_dir if memo is not None else {

@@ -27,3 +27,15 @@ def test_status_groups_and_json(repo: Path) -> None:
     data = json.loads(gd("status", "--json").stdout)
     assert data == {"modified": ["data/a.csv"], "missing": ["data/b.csv"], "not_in_cache": [],
                     "untracked": ["data/new.csv"]}
+
+
+def test_status_of_a_new_file_in_a_directory_tracked_whole(repo: Path) -> None:
+    write(repo / "d" / "a", "a\n")
+    gd("add", "d")
+    write(repo / "d" / "new", "n\n")
+    for _ in range(2):   # a fresh comparison, then the clean memo's answer
+        result = gd("status", "d/new")
+        assert "Untracked files in tracked directories" in result.stdout and "\td/new" in result.stdout
+    typo = gd("status", "d/typo", check=False)
+    assert typo.returncode == 1 and "'d/typo' is not tracked by git-data" in typo.stderr
+

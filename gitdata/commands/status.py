@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check_storage or args.storage:
         from gitdata.transfer import not_in_storage
 
-        absent = not_in_storage(project, select(project.tracked(), scopes), args.storage)
+        absent = not_in_storage(project, select(project.tracked(), scopes, new_files=project.workdir), args.storage)
     from gitdata.merge import conflicts_if_merging, conflicts_json, show_conflicts
 
     conflicts = conflicts_if_merging(project.repo)
