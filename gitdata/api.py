@@ -200,6 +200,9 @@ class Repo:
         from gitdata.commands.check_ignore import check_ignore
 
         matches: list[Match] = check_ignore([str(p) for p in paths], start=self.root)
+        for match in matches:
+            if match.problem:
+                raise GitDataError(match.problem)
         return {m.path: m.source for m in matches}
 
     def open(self, path: str | os.PathLike[str], rev: str | None = None, fetch: bool = True) -> IO[bytes]:
