@@ -38,9 +38,18 @@ def run(args: argparse.Namespace) -> int:
             if result.error:
                 output.error(f"{result.path}: {result.error}")
             elif result.digest:
-                shown = parse_digest(result.digest).hex if args.hex else result.digest
-                output.out(f"{shown}  {result.path}")
+                output.out(sum_line(parse_digest(result.digest).hex if args.hex else result.digest, result.path))
     return 1 if any(r.error for r in results) else 0
+
+
+def sum_line(digest: str, path: str) -> str:
+    """'<digest>  <path>' as coreutils' sha256sum writes it, so that `sha256sum -c` reads
+    it back: a name with a backslash, newline or carriage return has them escaped, and
+    the line starts with a backslash to say so."""
+    if not any(c in path for c in "\\\n\r"):
+        return f"{digest}  {path}"
+    escaped = path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f"\\{digest}  {escaped}"
 
 
 def default_algorithm() -> str:
