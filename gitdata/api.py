@@ -52,8 +52,10 @@ class Repo:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, force: bool = False,
-             algorithm: str = "b3", verbose: bool = False) -> Repo:
-        """Set up git-data in an existing git repository (harmless when it is already)."""
+             algorithm: str | None = None, verbose: bool = False) -> Repo:
+        """Set up git-data in an existing git repository (harmless when it is already).
+        `algorithm` (default b3) is for new digests; given to a project set up already,
+        it replaces the project's core.hash."""
         from gitdata.commands.init import init
 
         repo = cls(path, verbose)
