@@ -47,7 +47,7 @@ def test_hash_missing_file_reports_and_continues(tmp_path: Path) -> None:
     assert result.stdout.endswith("  ok\n")
     assert result.stderr == "git-data: error: nope: No such file or directory\n"
     bad = gd("hash", "-a", "md5", "ok", cwd=tmp_path, check=False)
-    assert bad.returncode == 1 and "unknown hash algorithm 'md5'" in bad.stderr
+    assert bad.returncode == 2 and "unknown hash algorithm 'md5'" in bad.stderr   # usage
 
 
 def test_hash_directory_skips_special_files(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Iterator, NamedTuple
 
 from gitdata import output
 from gitdata.errors import GitDataError
-from gitdata.hashing import DEFAULT_ALGORITHM, algorithm_name, digest_file, digest_stream, parse_digest
+from gitdata.hashing import (DEFAULT_ALGORITHM, algorithm_argument, algorithm_name, digest_file, digest_stream,
+                             parse_digest)
 
 
 class Hashed(NamedTuple):
@@ -21,7 +22,7 @@ class Hashed(NamedTuple):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="FILE",
                         help="files or directories ('-' or nothing reads standard input)")
-    parser.add_argument("-a", "--algorithm", metavar="ALGO",
+    parser.add_argument("-a", "--algorithm", type=algorithm_argument, metavar="ALGO",
                         help="b3 (default, or the repository's core.hash), sha256, blake2b-256, sha3-256")
     parser.add_argument("--hex", action="store_true",
                         help="print the bare hex digest without the '<algorithm>:' prefix, as sha256sum does")
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    algorithm = algorithm_name(args.algorithm) if args.algorithm else default_algorithm()
+    algorithm = args.algorithm or default_algorithm()
     results = hash_files(args.paths or ["-"], algorithm)
     if args.json:
         output.print_json([{"path": r.path, "digest": r.digest, "error": r.error} for r in results])
