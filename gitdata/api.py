@@ -52,8 +52,10 @@ class Repo:
 
     @classmethod
     def init(cls, path: str | os.PathLike[str] | None = None, force: bool = False,
-             algorithm: str = "b3", verbose: bool = False) -> Repo:
-        """Set up git-data in an existing git repository (harmless when it is already)."""
+             algorithm: str | None = None, verbose: bool = False) -> Repo:
+        """Set up git-data in an existing git repository (harmless when it is already).
+        `algorithm` (default b3) is for new digests; given to a project set up already,
+        it replaces the project's core.hash."""
         from gitdata.commands.init import init
 
         repo = cls(path, verbose)
@@ -200,6 +202,9 @@ class Repo:
         from gitdata.commands.check_ignore import check_ignore
 
         matches: list[Match] = check_ignore([str(p) for p in paths], start=self.root)
+        for match in matches:
+            if match.problem:
+                raise GitDataError(match.problem)
         return {m.path: m.source for m in matches}
 
     def open(self, path: str | os.PathLike[str], rev: str | None = None, fetch: bool = True) -> IO[bytes]:

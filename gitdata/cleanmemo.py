@@ -29,21 +29,21 @@ class Memo(NamedTuple):
 
 
 def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
-    """What compare() says about the tracked files in `scopes`, and how many files are tracked."""
+    """What compare() says about the tracked files in `scopes`, and how many of them there are."""
     started = time.time()
     path = memo_path(project.repo.data_dir, project.workdir, "clean")
     stamps = (manifest_stamps(project.workdir), project.cache.stamp())
     memo = _load(path, str(project.workdir), stamps)
     changed = None
     if memo is not None:
-        changed = _changed(str(project.workdir), memo.by_dir, scopes)
+        changed, in_scope = _changed(str(project.workdir), memo.by_dir, scopes)
         if changed == []:
             # all of them just seen as files only when every tracked path was in scope
             untracked = untracked_among(project.repo, memo.by_dir, memo.whole_dirs, scopes,
                                         tracked_are_files="" in scopes)
-            return Status([], [], [], untracked), sum(map(len, memo.by_dir.values()))
+            return Status([], [], [], untracked), in_scope
     tracked = project.tracked()
-    scope = select(tracked, scopes)
+    scope = select(tracked, scopes, new_files=project.workdir)
     check = scope if changed is None else {rel: scope[rel] for rel in changed}
     status, clean = compare_and_stats(project.repo, tracked, check, project.cache, project.stat_cache(), scopes)
     by_dir = memo.by_dir if memo is not None else {
@@ -54,19 +54,21 @@ def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
         by_dir[directory][name] = key_of(st) if st is not None and started - st.st_mtime > RACY_SECONDS else None
     if _settled(stamps, started):
         _save(path, str(project.workdir), stamps, Memo(by_dir, sorted(tracked.whole_dirs)))
-    return status, len(tracked.files)
+    return status, len(scope)
 
 
-def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]], scopes: list[str]) -> list[str] | None:
+def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]],
+             scopes: list[str]) -> tuple[list[str] | None, int]:
     """The paths in `scopes` whose stat is not the one the memo vouches for (this loop is
-    the whole cost of a no-op status); None when no tracked path is in scope."""
+    the whole cost of a no-op status), None when no tracked path is in scope; and how
+    many tracked paths are in scope."""
     lstat = os.lstat
     changed = []
-    in_scope = False
+    in_scope = 0
     for directory, names in by_dir.items():
         if not under_any(directory, scopes):
             names = {n: key for n, key in names.items() if under_any(join(directory, n), scopes)}
-        in_scope = in_scope or bool(names)
+        in_scope += len(names)
         prefix = f"{workdir}/{directory}/" if directory else f"{workdir}/"
         for name, key in names.items():
             try:
@@ -76,7 +78,7 @@ def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]], scopes: lis
                 continue
             if key != (st.st_size, st.st_mtime_ns, st.st_ino):
                 changed.append(join(directory, name))
-    return changed if in_scope else None
+    return (changed if in_scope else None), in_scope
 
 
 def _settled(stamps: tuple[Any, ...], started: float) -> bool:

@@ -105,6 +105,11 @@ def get(repo: GitRepo, key: str, default: str | None = None) -> str | None:
     return values(repo).get(key, default)
 
 
+def project_value(repo: GitRepo, key: str) -> str | None:
+    """A setting as .gitdata/config has it, without this clone's override."""
+    return dict(file_pairs(_file_path(repo), CONFIG_PATH)).get(key)
+
+
 def set_value(repo: GitRepo, key: str, value: str, local: bool = False) -> None:
     path = _local_path(repo) if local else _file_path(repo)
     proc = git_config_file(path, "--replace-all", LOCAL_PREFIX + key if local else key, value)

@@ -38,6 +38,16 @@ def algorithm_name(name: str) -> str:
         raise GitDataError(f"unknown hash algorithm '{name}' (known: {known})") from None
 
 
+def algorithm_argument(name: str) -> str:
+    """algorithm_name() for a command-line option: a bad name is a usage error."""
+    import argparse
+
+    try:
+        return algorithm_name(name)
+    except GitDataError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_digest(text: str) -> Digest:
     match = _DIGEST_RE.match(text)
     if not match:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Any, Iterator
@@ -33,6 +34,29 @@ def color(text: str, name: str, stream: Any = None) -> str:
     if not use_color(stream):
         return text
     return f"\033[{_COLORS[name]}m{text}\033[0m"
+
+
+_C_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+              "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+# control characters, '"', backslash, and the raw bytes os.fsdecode() could not decode
+_UNUSUAL = re.compile(r'[\x00-\x1f\x7f"\\\udc80-\udcff]')
+
+
+def quote_path(path: str) -> str:
+    """A path as git prints it (with core.quotePath off): as it is, unless a control
+    character, '"' or a backslash would make one record span lines or read ambiguously;
+    then in double quotes, C-style escaped (a byte that is not UTF-8 as \\ooo octal)."""
+    if _UNUSUAL.search(path) is None:
+        return path
+    return '"' + _UNUSUAL.sub(_escaped, path) + '"'
+
+
+def _escaped(match: re.Match[str]) -> str:
+    c = match.group()
+    if c in _C_ESCAPES:
+        return _C_ESCAPES[c]
+    code = ord(c)
+    return f"\\{code - 0xdc00 if code >= 0xdc80 else code:03o}"
 
 
 def out(text: str = "") -> None:

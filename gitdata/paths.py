@@ -19,7 +19,16 @@ def check_relpath(rel: str, source: str = "path") -> str:
 
 def to_relpath(workdir: Path, path: str | os.PathLike[str], cwd: Path | None = None) -> str:
     """A user-supplied path as a repo-relative posix path ('' for the root).
-    Refuses paths outside the worktree, including through symlinked directories."""
+    Refuses paths outside the worktree, including through symlinked directories,
+    and paths inside the .git directory."""
+    rel = worktree_relpath(workdir, path, cwd)
+    if rel.split("/")[0] == ".git":
+        raise GitDataError(f"'{path}' is inside the .git directory")
+    return rel
+
+
+def worktree_relpath(workdir: Path, path: str | os.PathLike[str], cwd: Path | None = None) -> str:
+    """to_relpath(), which also takes a path inside the .git directory."""
     cwd = cwd or Path(os.getcwd())
     absolute = Path(os.path.normpath(cwd / path))
     try:
@@ -33,11 +42,7 @@ def to_relpath(workdir: Path, path: str | os.PathLike[str], cwd: Path | None = N
         except ValueError:
             raise GitDataError(f"'{path}' leads outside the repository through a symlink") from None
     rel_posix = PurePosixPath(*rel.parts).as_posix()
-    if rel_posix == ".":
-        return ""
-    if rel_posix.split("/")[0] == ".git":
-        raise GitDataError(f"'{path}' is inside the .git directory")
-    return rel_posix
+    return "" if rel_posix == "." else rel_posix
 
 
 def ensure_inside(workdir: Path, rel: str) -> Path:

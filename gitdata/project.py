@@ -60,17 +60,26 @@ def relpaths(project: Project, args: Iterable[str]) -> list[str]:
     return [to_relpath(project.workdir, arg) for arg in expand_globs(args)]
 
 
-def select(tracked: Tracked, scopes: list[str], what: str = "tracked") -> dict[str, Entry]:
-    """Tracked entries under any of the scopes (files or directories); each scope must match."""
+def select(tracked: Tracked, scopes: list[str], what: str = "tracked",
+           new_files: Path | None = None) -> dict[str, Entry]:
+    """Tracked entries under any of the scopes (files or directories); each scope must match.
+    With `new_files` (the worktree), a scope may also be an existing untracked path inside
+    a directory tracked whole: status lists it and commit records it."""
     if not scopes or "" in scopes:
         return dict(tracked.files)
     selected: dict[str, Entry] = {}
     for scope in scopes:
         found = tracked.under(scope)
-        if not found and scope not in tracked.whole_dirs:
+        if not found and scope not in tracked.whole_dirs and not (
+                new_files is not None and is_new_in_whole_dir(tracked, scope, new_files)):
             raise GitDataError(f"'{scope}' is not {what} by git-data")
         selected.update(found)
     return selected
+
+
+def is_new_in_whole_dir(tracked: Tracked, rel: str, workdir: Path) -> bool:
+    """Whether `rel` exists in the worktree inside a directory tracked whole."""
+    return any(is_under(rel, d) for d in tracked.whole_dirs) and os.path.lexists(workdir / rel)
 
 
 def scopes_or_all(project: Project, args: list[str]) -> list[str]:

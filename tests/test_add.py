@@ -137,7 +137,7 @@ def test_add_errors(repo: Path) -> None:
     missing = gd("add", "nope.bin", check=False)
     assert (missing.returncode, missing.stderr) == (1, "git-data: error: pathspec 'nope.bin' did not match any files\n")
     bad_method = gd("add", "--as", "teleport", ".gitdataignore", check=False)
-    assert bad_method.returncode == 1 and "unknown method 'teleport'" in bad_method.stderr
+    assert bad_method.returncode == 2 and "invalid choice: 'teleport'" in bad_method.stderr   # usage
     root = gd("add", ".", check=False)
     assert root.returncode == 1 and "cannot be tracked as a whole" in root.stderr
     no_glob = gd("add", "*.nothing", check=False)

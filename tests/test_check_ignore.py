@@ -44,3 +44,22 @@ def test_check_ignore_from_subdirectory_and_outside(repo: Path) -> None:
     assert gd("check-ignore", "--json", "a.tmp", cwd=repo / "sub").stdout.count('"ignored": true') == 1
     outside = gd("check-ignore", "../../x.tmp", cwd=repo / "sub", check=False)
     assert outside.returncode == 1 and "outside the repository" in outside.stderr
+
+
+def test_check_ignore_reports_each_path_and_git_files_as_built_in(repo: Path, tmp_path: Path) -> None:
+    _rules(repo)
+    result = gd("check-ignore", "-v", ".gitignore", ".git/config", "a.tmp")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.splitlines() == ["(built-in)\t.gitignore", "(built-in)\t.git/config",
+                                          ".gitdataignore:2:*.tmp\ta.tmp"]
+    outside = str(tmp_path / "elsewhere.tmp")
+    piped = gd("check-ignore", "--stdin", input=f".git/HEAD\n{outside}\ndata.csv\n")
+    assert piped.returncode == 0 and piped.stdout == ".git/HEAD\n"
+    assert piped.stderr == f"git-data: warning: '{outside}' is outside the repository at {repo}\n"
+    none = gd("check-ignore", outside, "data.csv", check=False)
+    assert none.returncode == 1 and none.stdout == "" and none.stderr.count("\n") == 1
+
+
+def test_check_ignore_outside_any_repository_exits_128(tmp_path: Path) -> None:
+    result = gd("check-ignore", "x", cwd=tmp_path, check=False)
+    assert result.returncode == 128 and "not a git repository" in result.stderr

@@ -54,3 +54,15 @@ def test_commit_leaves_git_tracked_files_in_data_directories_to_git(repo: Path) 
     gd("commit")
     assert set(_ls(repo)) == {"d/data.bin"}
     assert "d/README.md" in git("ls-files").stdout.split()
+
+
+def test_commit_of_a_new_file_in_a_directory_tracked_whole(repo: Path) -> None:
+    write(repo / "d" / "a", "a")
+    gd("add", "d")
+    write(repo / "d" / "new", "n")
+    write(repo / "d" / "other", "o")
+    assert "recorded 1 change(s)" in gd("commit", "d/new").stderr
+    files = _ls(repo)
+    assert files["d/new"]["status"] == "clean" and files["d/other"]["digest"] is None   # still untracked
+    typo = gd("commit", "d/typo", check=False)
+    assert typo.returncode == 1 and "'d/typo' is not tracked by git-data" in typo.stderr

@@ -71,3 +71,9 @@ def test_cp_refuses_modified_source(repo: Path) -> None:
     result = gd("cp", "data", "copy", check=False)
     assert result.returncode == 1 and "modified since it was recorded: data/a.csv" in result.stderr
     assert not (repo / "copy").exists()
+
+
+def test_cp_onto_itself_says_copied(repo: Path) -> None:
+    _setup(repo)
+    result = gd("cp", "data/a.csv", "data/a.csv", check=False)
+    assert result.returncode == 1 and "'data/a.csv' would be copied onto itself" in result.stderr

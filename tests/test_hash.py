@@ -47,7 +47,7 @@ def test_hash_missing_file_reports_and_continues(tmp_path: Path) -> None:
     assert result.stdout.endswith("  ok\n")
     assert result.stderr == "git-data: error: nope: No such file or directory\n"
     bad = gd("hash", "-a", "md5", "ok", cwd=tmp_path, check=False)
-    assert bad.returncode == 1 and "unknown hash algorithm 'md5'" in bad.stderr
+    assert bad.returncode == 2 and "unknown hash algorithm 'md5'" in bad.stderr   # usage
 
 
 def test_hash_directory_skips_special_files(tmp_path: Path) -> None:
@@ -58,3 +58,18 @@ def test_hash_directory_skips_special_files(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "d" / "pipe")
     result = subprocess.run(["git", "data", "hash", "d"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.endswith("  d/a\n") and result.stdout.count("\n") == 1
+
+
+def test_hash_escapes_names_like_sha256sum(tmp_path: Path) -> None:
+    import subprocess
+
+    names = ["nl\nname", "back\\slash", "cr\rname", "both\\\nname", "plain"]
+    for name in names:
+        write(tmp_path / name, b"c\n")
+    digest = hashlib.sha256(b"c\n").hexdigest()
+    sums = gd("hash", "-a", "sha256", "--hex", *names, cwd=tmp_path).stdout
+    assert sums.splitlines() == [f"\\{digest}  nl\\nname", f"\\{digest}  back\\\\slash", f"\\{digest}  cr\\rname",
+                                 f"\\{digest}  both\\\\\\nname", f"{digest}  plain"]
+    write(tmp_path / "SUMS", sums)
+    check = subprocess.run(["sha256sum", "-c", "SUMS"], cwd=tmp_path, capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.count(": OK") == len(names), check.stdout + check.stderr

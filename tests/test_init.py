@@ -35,7 +35,7 @@ def test_init_from_a_subdirectory_with_another_hash(tmp_path: Path) -> None:
     gd("add", "f.bin", cwd=tmp_path)
     assert "\tsha256:" in (tmp_path / ".gitdata" / "tree" / "%manifest").read_text()
     bad = gd("init", "--force", "--hash", "md5", cwd=tmp_path, check=False)
-    assert bad.returncode == 1 and "unknown hash algorithm 'md5'" in bad.stderr
+    assert bad.returncode == 2 and "unknown hash algorithm 'md5'" in bad.stderr   # usage
 
 
 def test_worktrees_share_one_cache(repo: Path, tmp_path: Path) -> None:
@@ -55,3 +55,27 @@ def test_commands_need_init(tmp_path: Path) -> None:
     result = gd("status", cwd=tmp_path, check=False)
     assert result.returncode == 1
     assert result.stderr == f"git-data: error: git-data is not initialised in {tmp_path.resolve()}; run 'git data init'\n"
+
+
+def test_init_hash_in_an_initialised_project_changes_the_algorithm_for_new_digests(repo: Path) -> None:
+    write(repo / "old.bin", "old")
+    gd("add", "old.bin")
+    same = gd("init", "--hash", "b3")
+    assert "core.hash" not in same.stderr and "already initialised" in same.stderr
+    changed = gd("init", "--hash", "sha256")
+    assert "core.hash is now sha256 (was b3)" in changed.stderr
+    assert "hash = sha256" in (repo / ".gitdata" / "config").read_text()
+    assert ".gitdata/config" in git("diff", "--cached", "--name-only").stdout.split()
+    write(repo / "new.bin", "new")
+    gd("add", "new.bin")
+    listed = gd("ls", "--format", "{algorithm} {path}", "--no-summary").stdout
+    assert listed == "sha256 new.bin\nb3 old.bin\n"   # old.bin keeps its digest
+    assert gd("status").stdout.startswith("Nothing to report: 2 tracked")
+
+
+def test_bad_option_values_are_usage_errors(repo: Path) -> None:
+    write(repo / "f", "f")
+    for argv in (["add", "--as", "bogus", "f"], ["checkout", "--as", "bogus"], ["cp", "--as", "bogus", "f", "g"],
+                 ["init", "--hash", "md5"], ["hash", "-a", "md5", "f"]):
+        result = gd(*argv, check=False)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, (argv, result)

@@ -65,3 +65,15 @@ def test_ls_json_and_errors(repo: Path) -> None:
     missing = gd("ls", "nothing-here", check=False)
     assert missing.returncode == 1 and "did not match" in missing.stderr
     assert gd("ls", "-q").stdout.count("\n") == 4   # -q drops the summary
+
+
+def test_ls_and_status_quote_unusual_names_like_git(repo: Path) -> None:
+    for name in ("nl\nname", 'q"x', "back\\slash", "tab\tname", "é"):
+        write(repo / "d" / name, "1\n")
+    gd("add", "d")
+    listed = gd("ls", "--format", "{path}|{name}", "--no-summary").stdout
+    assert listed.splitlines() == ['"d/back\\\\slash"|"back\\\\slash"', '"d/nl\\nname"|"nl\\nname"',
+                                   '"d/q\\"x"|"q\\"x"', '"d/tab\\tname"|"tab\\tname"', "d/é|é"]
+    write(repo / "d" / "nl\nname", "2\n")
+    assert '\t"d/nl\\nname"\n' in gd("status").stdout
+    assert [f["path"] for f in json.loads(gd("ls", "--json").stdout)["files"]][1] == "d/nl\nname"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.testing.helpers import cache_objects, gd, git, write
@@ -127,3 +128,29 @@ def test_restore_versions_writes_every_cached_version(repo: Path, tmp_path: Path
     assert sorted((out_dir / w).read_text() for w in written) == ["version 1\n", "version 2\n"]
     assert "data/a.csv" not in (repo / ".gitdata" / "tree" / "data" / "%manifest").read_text()
     assert (repo / "data" / "a.csv").read_text() == "version 2\n"
+
+
+def test_restore_versions_shortens_a_name_that_would_grow_too_long(repo: Path, tmp_path: Path) -> None:
+    long_name, long_ext = "L" * 255, "a." + "x" * 253
+    write(repo / long_name, "long\n")
+    write(repo / long_ext, "ext\n")
+    write(repo / "b.csv", "short\n")
+    gd("add", long_name, long_ext, "b.csv")
+    git("commit", "-q", "-m", "v1")
+    out_dir = tmp_path / "versions"
+    gd("rm", "--restore-versions", str(out_dir), long_name, long_ext, "b.csv")
+    names = {p.read_text(): p.name for p in out_dir.iterdir()}
+    assert set(names) == {"long\n", "ext\n", "short\n"}
+    assert all(len(name) == 255 for name in (names["long\n"], names["ext\n"]))
+    assert names["long\n"].startswith("LLLL") and names["ext\n"].startswith("a.xxx")
+    assert re.fullmatch(r"b\.[0-9a-f]{12}\.csv", names["short\n"])
+
+
+def test_restore_versions_that_cannot_be_written_untracks_nothing(repo: Path, tmp_path: Path) -> None:
+    write(repo / "a.csv", "a\n")
+    gd("add", "a.csv")
+    blocker = write(tmp_path / "file", "not a directory")
+    result = gd("rm", "--restore-versions", str(blocker), "a.csv", check=False)
+    assert result.returncode == 1 and "internal error" not in result.stderr
+    assert result.stderr.startswith("git-data: error: cannot write version b3:") and result.stderr.count("\n") == 1
+    assert "a.csv" in (repo / ".gitdata" / "tree" / "%manifest").read_text()

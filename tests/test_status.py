@@ -27,3 +27,25 @@ def test_status_groups_and_json(repo: Path) -> None:
     data = json.loads(gd("status", "--json").stdout)
     assert data == {"modified": ["data/a.csv"], "missing": ["data/b.csv"], "not_in_cache": [],
                     "untracked": ["data/new.csv"]}
+
+
+def test_status_of_a_new_file_in_a_directory_tracked_whole(repo: Path) -> None:
+    write(repo / "d" / "a", "a\n")
+    gd("add", "d")
+    write(repo / "d" / "new", "n\n")
+    for _ in range(2):   # a fresh comparison, then the clean memo's answer
+        result = gd("status", "d/new")
+        assert "Untracked files in tracked directories" in result.stdout and "\td/new" in result.stdout
+    typo = gd("status", "d/typo", check=False)
+    assert typo.returncode == 1 and "'d/typo' is not tracked by git-data" in typo.stderr
+
+
+def test_status_counts_only_the_files_asked_about(repo: Path) -> None:
+    for name in ("a", "b", "c"):
+        write(repo / name, f"{name}\n")
+    gd("add", "a", "b", "c")
+    write(repo / "b", "changed\n")
+    for _ in range(2):   # a fresh comparison, then the clean memo's answer
+        assert gd("status", "a").stdout == "Nothing to report: 1 tracked file(s) match their manifests.\n"
+    write(repo / "b", "b\n")
+    assert gd("status").stdout == "Nothing to report: 3 tracked file(s) match their manifests.\n"

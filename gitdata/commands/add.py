@@ -11,13 +11,13 @@ from gitdata.ignore import IgnoreRules
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import is_under, parent_dir
 from gitdata.project import Project, open_project, relpaths
-from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
+from gitdata.track import METHODS, cache_files, check_method, commit_if_asked, ignore_targets, record
 from gitdata.workspace import walk_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or globs")
-    parser.add_argument("--as", dest="method", metavar="METHOD",
+    parser.add_argument("--as", dest="method", metavar="METHOD", choices=METHODS,
                         help="how the workspace file is kept: copy (default), symlink, hardlink, reflink")
     parser.add_argument("--no-commit", action="store_true", help="record the digests without caching the content")
     parser.add_argument("--include-git-files", action="store_true",

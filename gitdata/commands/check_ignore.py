@@ -1,5 +1,7 @@
 """git data check-ignore: which paths `.gitdataignore` makes `git data add` skip.
-Exit 0 when at least one path is ignored, 1 when none is, like git check-ignore."""
+Exit 0 when at least one path is ignored, 1 when none is, 128 when nothing could be
+checked (no repository), like git check-ignore. Each path is checked on its own: one
+outside the repository is a warning, and the others are still reported."""
 from __future__ import annotations
 
 import argparse
@@ -9,15 +11,24 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from gitdata import output
+from gitdata.errors import GitDataError
 from gitdata.git import find_repo
 from gitdata.ignore import IgnoreRules
-from gitdata.paths import parent_dir, to_relpath
+from gitdata.paths import parent_dir, worktree_relpath
 
 
 class Match(NamedTuple):
-    path: str             # as the user gave it
-    rel: str              # repo-relative
-    source: str | None    # '<file>:<line>:<pattern>', '(built-in)', or None when not ignored
+    path: str                    # as the user gave it
+    rel: str | None              # repo-relative; None when the path is not in the worktree
+    source: str | None           # '<file>:<line>:<pattern>', '(built-in)', or None when not ignored
+    problem: str | None = None   # why the path could not be checked
+
+
+class Fatal(GitDataError):
+    """No path could be checked: exit 128, which git check-ignore gives too, so that it
+    never reads as 1 (no path ignored)."""
+
+    exit_code = 128
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,14 +47,20 @@ def run(args: argparse.Namespace) -> int:
     if args.stdin or not paths:
         data = sys.stdin.read()
         paths += [p for p in (data.split("\0") if args.nul else data.splitlines()) if p]
-    matches = check_ignore(paths)
+    try:
+        matches = check_ignore(paths)
+    except GitDataError as exc:
+        raise Fatal(str(exc)) from exc
     end = "\0" if args.nul else "\n"
     show_pattern = args.show_pattern or args.verbosity == output.VERBOSE
     if args.json:
-        output.print_json([{"path": m.path, "ignored": m.source is not None, "pattern": m.source} for m in matches])
+        output.print_json([{"path": m.path, "ignored": m.source is not None, "pattern": m.source,
+                            **({"error": m.problem} if m.problem else {})} for m in matches])
     else:
         for match in matches:
-            if show_pattern and (match.source or args.non_matching):
+            if match.problem:
+                output.warn(match.problem)
+            elif show_pattern and (match.source or args.non_matching):
                 sys.stdout.write(f"{match.source or '::'}\t{match.path}{end}")
             elif match.source:
                 sys.stdout.write(match.path + end)
@@ -56,7 +73,11 @@ def check_ignore(paths: Iterable[str], start: str | os.PathLike[str] | None = No
     cwd = Path(start).absolute() if start else None
     results = []
     for path in paths:
-        rel = to_relpath(repo.workdir, path, cwd)
+        try:
+            rel = worktree_relpath(repo.workdir, path, cwd)
+        except GitDataError as exc:
+            results.append(Match(path, None, None, str(exc)))
+            continue
         results.append(Match(path, rel, reason(rules, repo.workdir, rel)))
     return results
 

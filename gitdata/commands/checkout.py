@@ -6,13 +6,13 @@ import argparse
 from gitdata import output
 from gitdata.errors import GitDataError
 from gitdata.project import Project, open_project, scopes_or_all, select
-from gitdata.track import check_method, record
+from gitdata.track import METHODS, check_method, record
 from gitdata.workspace import RecheckResult, recheck
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH")
-    parser.add_argument("--as", dest="method", metavar="METHOD",
+    parser.add_argument("--as", dest="method", metavar="METHOD", choices=METHODS,
                         help="switch the files to this method: copy, symlink, hardlink, reflink")
     parser.add_argument("-f", "--force", action="store_true",
                         help="replace modified files too (their content is kept in the cache)")

@@ -34,7 +34,7 @@ def commit(project: Project, scopes: list[str], commit: bool = False, message: s
     """Carry modified, new (under whole directories) and not-yet-cached files in;
     untrack files deleted from whole directories. Returns the paths staged."""
     tracked = project.tracked()
-    selected = select(tracked, scopes)
+    selected = select(tracked, scopes, new_files=project.workdir)
     status = compare(project.repo, tracked, selected, project.cache, project.stat_cache(), scopes)
     algorithm = config.hash_algorithm(project.repo)
     default_method = config.get(project.repo, "core.method", "copy") or "copy"

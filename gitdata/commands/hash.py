@@ -9,7 +9,8 @@ from typing import Iterator, NamedTuple
 
 from gitdata import output
 from gitdata.errors import GitDataError
-from gitdata.hashing import DEFAULT_ALGORITHM, algorithm_name, digest_file, digest_stream, parse_digest
+from gitdata.hashing import (DEFAULT_ALGORITHM, algorithm_argument, algorithm_name, digest_file, digest_stream,
+                             parse_digest)
 
 
 class Hashed(NamedTuple):
@@ -21,7 +22,7 @@ class Hashed(NamedTuple):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="FILE",
                         help="files or directories ('-' or nothing reads standard input)")
-    parser.add_argument("-a", "--algorithm", metavar="ALGO",
+    parser.add_argument("-a", "--algorithm", type=algorithm_argument, metavar="ALGO",
                         help="b3 (default, or the repository's core.hash), sha256, blake2b-256, sha3-256")
     parser.add_argument("--hex", action="store_true",
                         help="print the bare hex digest without the '<algorithm>:' prefix, as sha256sum does")
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    algorithm = algorithm_name(args.algorithm) if args.algorithm else default_algorithm()
+    algorithm = args.algorithm or default_algorithm()
     results = hash_files(args.paths or ["-"], algorithm)
     if args.json:
         output.print_json([{"path": r.path, "digest": r.digest, "error": r.error} for r in results])
@@ -38,9 +39,18 @@ def run(args: argparse.Namespace) -> int:
             if result.error:
                 output.error(f"{result.path}: {result.error}")
             elif result.digest:
-                shown = parse_digest(result.digest).hex if args.hex else result.digest
-                output.out(f"{shown}  {result.path}")
+                output.out(sum_line(parse_digest(result.digest).hex if args.hex else result.digest, result.path))
     return 1 if any(r.error for r in results) else 0
+
+
+def sum_line(digest: str, path: str) -> str:
+    """'<digest>  <path>' as coreutils' sha256sum writes it, so that `sha256sum -c` reads
+    it back: a name with a backslash, newline or carriage return has them escaped, and
+    the line starts with a backslash to say so."""
+    if not any(c in path for c in "\\\n\r"):
+        return f"{digest}  {path}"
+    escaped = path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f"\\{digest}  {escaped}"
 
 
 def default_algorithm() -> str:

@@ -11,7 +11,7 @@ from gitdata.errors import GitDataError, UsageError
 from gitdata.manifest import Entry
 from gitdata.paths import base_name, is_under, join
 from gitdata.project import Project, open_project, relpaths
-from gitdata.track import check_method, commit_if_asked
+from gitdata.track import METHODS, check_method, commit_if_asked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dest", nargs="?", metavar="DEST",
                         help="where to put it (default: its name in the current directory)")
     parser.add_argument("-r", "--rev", metavar="REV", help="branch, tag or commit to import from (default: HEAD)")
-    parser.add_argument("--as", dest="method", metavar="METHOD", help="copy (default), symlink, hardlink, reflink")
+    parser.add_argument("--as", dest="method", metavar="METHOD", choices=METHODS,
+                        help="copy (default), symlink, hardlink, reflink")
     parser.add_argument("-f", "--force", action="store_true",
                         help="replace existing files (their content is kept in the cache)")
     parser.add_argument("--commit", action="store_true", help="also commit the import")

@@ -10,7 +10,7 @@ from gitdata.errors import GitDataError
 from gitdata.manifest import Entry
 from gitdata.paths import join
 from gitdata.project import Project, open_project, relpaths
-from gitdata.track import check_method, commit_if_asked
+from gitdata.track import METHODS, check_method, commit_if_asked
 
 GIT_SIZE_WARNING = 10 << 20
 
@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to put it (default: the URL's file name; an existing directory: inside it)")
     parser.add_argument("--git", action="store_true", help="store the (small) file in git itself, not the cache")
     parser.add_argument("-A", "--user-agent", metavar="AGENT", help="User-Agent header to send (and record)")
-    parser.add_argument("--as", dest="method", metavar="METHOD", help="copy (default), symlink, hardlink, reflink")
+    parser.add_argument("--as", dest="method", metavar="METHOD", choices=METHODS,
+                        help="copy (default), symlink, hardlink, reflink")
     parser.add_argument("-f", "--force", action="store_true",
                         help="replace an existing file (its content is kept in the cache)")
     parser.add_argument("--commit", action="store_true", help="also commit the import")

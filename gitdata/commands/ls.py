@@ -234,8 +234,8 @@ _GETTERS: dict[str, Callable[[Listed], Any]] = {
     "exec": lambda i: "x" if i.executable else "-",
     "cached": lambda i: "*" if i.cached else "-",
     "mtime": _mtime,
-    "path": lambda i: i.path + ("/" if i.kind == "d" else ""),
-    "name": lambda i: os.path.basename(i.path),
+    "path": lambda i: output.quote_path(i.path + ("/" if i.kind == "d" else "")),
+    "name": lambda i: output.quote_path(os.path.basename(i.path)),
 }
 
 

@@ -15,7 +15,7 @@ from gitdata.fsutil import materialise, remove_empty_parents
 from gitdata.manifest import TREE_DIR, Entry, Tracked
 from gitdata.paths import base_name, check_relpath, ensure_inside, is_under, join, parent_dir, to_relpath
 from gitdata.project import Project, has_glob, open_project
-from gitdata.track import check_method, ignore_targets, record
+from gitdata.track import METHODS, check_method, ignore_targets, record
 
 
 class Move(NamedTuple):
@@ -41,7 +41,7 @@ def add_shared_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                              "(an existing directory, or a path ending in '/', takes them inside)")
     parser.add_argument("--no-checkout", action="store_true",
                         help="only rewrite the manifests: do not write the destination files")
-    parser.add_argument("--as", dest="method", metavar="METHOD",
+    parser.add_argument("--as", dest="method", metavar="METHOD", choices=METHODS,
                         help="method for the destination files: copy, symlink, hardlink, reflink "
                              "(default: the source's)")
     parser.add_argument("--name-only", action="store_true",
@@ -176,7 +176,7 @@ def _check_plan(project: Project, tracked: Tracked, plan: Plan, keep_source: boo
     for move in plan.moves:
         check_relpath(move.dst, "destination")
         if move.dst == move.src:
-            raise GitDataError(f"'{move.src}' would be moved onto itself")
+            raise GitDataError(f"'{move.src}' would be {'copied' if keep_source else 'moved'} onto itself")
         if is_under(move.dst, ".gitdata"):
             raise GitDataError(f"'{move.dst}': the destination is inside .gitdata")
         if os.path.isdir(prefix + move.dst) and not os.path.islink(prefix + move.dst):

@@ -96,11 +96,21 @@ def used_elsewhere(project: Project, scopes: list[str], digests: set[str]) -> di
 
 # -- actions -----------------------------------------------------------------
 
+NAME_MAX = 255   # bytes in one file name, on every common file system
+
+
 def version_name(rel: str, digest: str) -> str:
-    """Where a version goes under --restore-versions: data/a.csv -> data/a.<12 hex>.csv."""
+    """Where a version goes under --restore-versions: data/a.csv -> data/a.<12 hex>.csv.
+    A name that would grow past NAME_MAX loses the end of its stem (the digest part
+    still tells the versions apart), and its extension too when that alone is too long."""
     path = PurePosixPath(rel)
     short = digest.split(":", 1)[1][:12]
-    return str(path.with_name(f"{path.stem}.{short}{path.suffix}" if path.stem else f"{path.name}.{short}"))
+    stem, tail = (path.stem, f".{short}{path.suffix}") if path.stem else (path.name, f".{short}")
+    if len(os.fsencode(tail)) >= NAME_MAX:
+        stem, tail = path.name, f".{short}"
+    while len(os.fsencode(stem + tail)) > NAME_MAX:
+        stem = stem[:-1]
+    return str(path.with_name(stem + tail))
 
 
 def restore_versions(project: Project, pairs: list[Version], target: Path, dry_run: bool) -> list[str]:
@@ -113,7 +123,11 @@ def restore_versions(project: Project, pairs: list[Version], target: Path, dry_r
         dest = target / version_name(rel, digest)
         if not dest.exists():
             if not dry_run:
-                materialise(project.cache.path(digest), dest, "copy", False)
+                try:
+                    materialise(project.cache.path(digest), dest, "copy", False)
+                except OSError as exc:
+                    raise GitDataError(f"cannot write version {digest} of '{rel}' to '{dest}': {exc.strerror}; "
+                                       "nothing was untracked") from exc
             written.append(str(dest))
     return written
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.check_storage or args.storage:
         from gitdata.transfer import not_in_storage
 
-        absent = not_in_storage(project, select(project.tracked(), scopes), args.storage)
+        absent = not_in_storage(project, select(project.tracked(), scopes, new_files=project.workdir), args.storage)
     from gitdata.merge import conflicts_if_merging, conflicts_json, show_conflicts
 
     conflicts = conflicts_if_merging(project.repo)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             output.out()
             output.out(f"Not in storage '{args.storage or 'default'}' (use 'git data push'):")
             for path in absent:
-                output.out("\t" + output.color(path, "yellow"))
+                output.out("\t" + output.color(output.quote_path(path), "yellow"))
         if steps:
             from gitdata.pipeline.report import show as show_steps
 
@@ -87,7 +87,7 @@ def show(status: Status, total: int) -> None:
             output.out()
         output.out(f"{title}:")
         for path in paths:
-            output.out("\t" + output.color(path, colour))
+            output.out("\t" + output.color(output.quote_path(path), colour))
         shown = True
     if not shown:
         output.out(f"Nothing to report: {total} tracked file(s) match their manifests.")

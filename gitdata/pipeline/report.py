@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from gitdata.errors import GitDataError
+from gitdata.errors import GitDataError, UsageError
 from gitdata.pipeline import dag, freshness, model
 from gitdata.project import Project
 
@@ -82,7 +82,7 @@ def check_states(names: list[str]) -> set[str]:
         for name in item.split(","):
             name = name.strip()
             if name not in STATES:
-                raise GitDataError(f"unknown step status '{name}' (choose from {', '.join(STATES)})")
+                raise UsageError(f"unknown step status '{name}' (choose from {', '.join(STATES)})")
             wanted.add(name)
     return wanted
 
