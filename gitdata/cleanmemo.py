@@ -10,6 +10,7 @@ stale or damaged memo costs time, never a wrong answer."""
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -17,15 +18,23 @@ from typing import Any, NamedTuple
 from gitdata.manifest import manifest_stamps
 from gitdata.paths import join
 from gitdata.project import Project, select, under_any
-from gitdata.statcache import RACY_SECONDS, Key, key_of, load_memo, memo_path, save_memo
+from gitdata.statcache import RACY_SECONDS, load_memo, memo_path, save_memo
 from gitdata.workspace import Status, compare_and_stats, names_by_dir, untracked_among
 
-FORMAT = "gitdata-clean-memo-2"
+FORMAT = "gitdata-clean-memo-3"
+
+# (size, mtime_ns, inode, mode): a chmod changes neither content nor mtime, yet the
+# executable bit is recorded. For a symlink into the cache, the stat of the object.
+MemoKey = tuple[int, int, int, int]
 
 
 class Memo(NamedTuple):
-    by_dir: dict[str, dict[str, Key | None]]   # directory -> tracked name -> its stat when last seen clean
+    by_dir: dict[str, dict[str, MemoKey | None]]   # directory -> tracked name -> its stat when last seen clean
     whole_dirs: list[str]
+
+
+def memo_key(st: os.stat_result) -> MemoKey:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode)
 
 
 def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
@@ -51,13 +60,13 @@ def workspace_status(project: Project, scopes: list[str]) -> tuple[Status, int]:
     for rel in check:
         st = clean.get(rel)
         directory, _, name = rel.rpartition("/")
-        by_dir[directory][name] = key_of(st) if st is not None and started - st.st_mtime > RACY_SECONDS else None
+        by_dir[directory][name] = memo_key(st) if st is not None and started - st.st_mtime > RACY_SECONDS else None
     if _settled(stamps, started):
         _save(path, str(project.workdir), stamps, Memo(by_dir, sorted(tracked.whole_dirs)))
     return status, len(scope)
 
 
-def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]],
+def _changed(workdir: str, by_dir: dict[str, dict[str, MemoKey | None]],
              scopes: list[str]) -> tuple[list[str] | None, int]:
     """The paths in `scopes` whose stat is not the one the memo vouches for (this loop is
     the whole cost of a no-op status), None when no tracked path is in scope; and how
@@ -76,9 +85,20 @@ def _changed(workdir: str, by_dir: dict[str, dict[str, Key | None]],
             except OSError:
                 changed.append(join(directory, name))
                 continue
-            if key != (st.st_size, st.st_mtime_ns, st.st_ino):
+            if key != (st.st_size, st.st_mtime_ns, st.st_ino, st.st_mode) and not _reaches(prefix + name, st, key):
                 changed.append(join(directory, name))
     return (changed if in_scope else None), in_scope
+
+
+def _reaches(path: str, st: os.stat_result, key: MemoKey | None) -> bool:
+    """Whether a symlink leads to the file the memo vouches for (its object, whose
+    stat changes when something writes through the link)."""
+    if not stat.S_ISLNK(st.st_mode) or key is None:
+        return False
+    try:
+        return memo_key(os.stat(path)) == key
+    except OSError:
+        return False
 
 
 def _settled(stamps: tuple[Any, ...], started: float) -> bool:

@@ -231,30 +231,45 @@ def place_new(obj: str, target: str, method: str, executable: bool) -> tuple[str
     """Put the cache object `obj` at `target`, where nothing is, without a temp file
     and rename (half the directory updates: restoring many files is kernel-bound).
     Links appear whole; a copy killed midway leaves a prefix of the object, which is
-    safe to overwrite (see `is_prefix_of`). Returns the method and, for a copy, its
-    stat as written; None if something is at `target` after all. Reflinks always take
-    `materialise`. Missing parent directories are made only when the first try says
-    so: no stat per file."""
+    safe to overwrite (see `is_prefix_of`). Returns the method used (a hard link the
+    file system refuses is a copy) and, for a copy, its stat as written; None if
+    something is at `target` after all. Reflinks always take `materialise`. Missing
+    parent directories are made only when the first try says so: no stat per file."""
     if method == "reflink":
         return None
     try:
         try:
-            return method, _place_new(obj, target, method, executable)
+            return _place_new(obj, target, method, executable)
         except FileNotFoundError:   # no directory yet (or no object: then the retry fails too)
             _ensure_parent(target)
-            return method, _place_new(obj, target, method, executable)
+            return _place_new(obj, target, method, executable)
     except FileExistsError:
         return None
 
 
-def _place_new(obj: str, target: str, method: str, executable: bool) -> os.stat_result | None:
+def _place_new(obj: str, target: str, method: str, executable: bool) -> tuple[str, os.stat_result | None]:
     if method == "symlink":
         os.symlink(obj, target)
-    elif method == "hardlink":
+        return method, None
+    if method == "hardlink" and hard_link(obj, target):
+        return method, None
+    return "copy", _copy_new(obj, target, 0o777 if executable else 0o666)
+
+
+# A hard link cannot cross file systems (a worktree on another disk than the cache), nor
+# pass a file's link limit, nor exist on some file systems: a copy stands in for it.
+_NO_HARD_LINK = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EOPNOTSUPP)
+
+
+def hard_link(obj: str, target: str) -> bool:
+    """Hard-link `target` to `obj`; False where the file system will not."""
+    try:
         os.link(obj, target)
-    else:
-        return _copy_new(obj, target, 0o777 if executable else 0o666)
-    return None
+        return True
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINK:
+            raise
+        return False
 
 
 def is_prefix_of(path: str | Path, obj: str | Path) -> bool:
@@ -272,7 +287,8 @@ def is_prefix_of(path: str | Path, obj: str | Path) -> bool:
 
 def materialise(obj: str | Path, target: str | Path, method: str, executable: bool) -> str:
     """Put the cache object `obj` at `target` atomically with the given method.
-    Returns the method actually used (reflink falls back to copy)."""
+    Returns the method actually used (reflink and hardlink fall back to copy where the
+    file system cannot give them)."""
     target = str(target)
     _ensure_parent(target)
     tmp = temp_path(target)
@@ -280,8 +296,8 @@ def materialise(obj: str | Path, target: str | Path, method: str, executable: bo
         used = method
         if method == "symlink":
             os.symlink(obj, tmp)
-        elif method == "hardlink":
-            os.link(obj, tmp)
+        elif method == "hardlink" and hard_link(str(obj), tmp):
+            pass
         elif method == "reflink" and reflink(Path(obj), Path(tmp)):
             os.chmod(tmp, _file_mode(executable))
         else:

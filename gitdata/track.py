@@ -1,6 +1,7 @@
 """Carry workspace files into the cache and record them: the heart of add and commit."""
 from __future__ import annotations
 
+import math
 import os
 import stat
 import time
@@ -9,11 +10,12 @@ from typing import Iterable, NamedTuple
 from gitdata import git, gitignore, manifest, output
 from gitdata.errors import GitDataError
 from gitdata.fsutil import is_executable, materialise
+from gitdata.hashing import digest_file
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import is_under
 from gitdata.project import Project
 from gitdata.statcache import Key, key_of
-from gitdata.workspace import links_to_cache, parallel_map
+from gitdata.workspace import links_to_cache, parallel_map, warn_copied_links
 
 METHODS = manifest.METHODS
 
@@ -21,6 +23,7 @@ METHODS = manifest.METHODS
 class Recorded(NamedTuple):
     changes: dict[str, Entry | None]
     unchanged: int
+    damaged: list[str]   # links into the cache written through: their old objects are damaged
 
 
 def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorithm: str,
@@ -32,47 +35,56 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
     started = time.time()
     prefix = f"{project.workdir}{os.sep}"
 
-    def one(rel: str) -> tuple[tuple | None, tuple[Key, str] | None]:
-        """The new entry as a plain tuple (None: unchanged), and (stat key, digest) of a
-        file just hashed (plain values: this may run in a forked process)."""
+    def one(rel: str) -> tuple[tuple | None, tuple[Key, str] | None, tuple[Key, str] | None, str]:
+        """The new entry as a plain tuple (None: unchanged); (stat key, digest) of the
+        file as hashed, or else as put in place from the cache; a note: "damaged" (it was
+        written through its link into the cache), "copied" (a copy stands in for a hard
+        link) or "" (plain values: this may run in a forked process)."""
         path = prefix + rel
         old = tracked.files.get(rel)
         wanted = method or (old.method if old else default_method)
         lst = os.lstat(path)
-        if old and links_to_cache(path, lst, old, cache):
-            if wanted == old.method:
-                return None, None
-            materialise(cache.object_path(old.digest), path, wanted, old.executable)
-            return tuple(old._replace(method=wanted)), None
         st = os.stat(path) if stat.S_ISLNK(lst.st_mode) else lst
+        # A link into the cache may have been written through (as root, or after a chmod):
+        # it is judged by its content like any file, but hashed before it is copied.
+        linked = old is not None and links_to_cache(path, lst, old, cache)
         digest = stats.lookup(rel, st, algorithm)
         hashed = None
+        if digest is None and linked:
+            digest = digest_file(path, algorithm)
+            hashed = key_of(st), digest
         if digest is None or not (no_commit or cache.has(digest)):
             if no_commit:
-                from gitdata.hashing import digest_file
-
                 digest = digest_file(path, algorithm)
             else:
                 digest, _ = cache.add_file(path, algorithm)
             hashed = key_of(st), digest
-        entry = Entry(digest, st.st_size, is_executable(st), wanted, old.extra if old else ())
+        executable = old.executable if old and linked else is_executable(st)   # a link shows the object's mode
+        entry = Entry(digest, st.st_size, executable, wanted, old.extra if old else ())
         if old == entry:
-            return None, hashed
-        if wanted != "copy" and not no_commit:
-            materialise(cache.object_path(digest), path, wanted, entry.executable)
-        return tuple(entry), hashed
+            return None, hashed, None, ""
+        note = "damaged" if old and linked and digest != old.digest else ""
+        if no_commit or (wanted == "copy" and not linked):
+            return tuple(entry), hashed, None, note
+        used = materialise(cache.object_path(digest), path, wanted, entry.executable)
+        if wanted == "hardlink" and used == "copy":
+            note = note or "copied"
+        return tuple(entry), None, (key_of(os.stat(path)), digest), note
 
     rel_list = sorted(set(rels))
     same = _unchanged_copies(project, rel_list, tracked, method, stats.rows(), check_cache=not no_commit)
     rel_list = [rel for rel in rel_list if rel not in same]
     with output.progress("Adding", len(rel_list)) as bar:
         results = parallel_map(one, rel_list, forked=True, bar=bar)
-    changes: dict[str, Entry | None] = {rel: Entry(*entry) for rel, (entry, _) in zip(rel_list, results)
-                                        if entry is not None}
-    stats.remember_keys(((rel, *hashed) for rel, (_, hashed) in zip(rel_list, results) if hashed is not None),
-                        started)
+    changes: dict[str, Entry | None] = {rel: Entry(*result[0]) for rel, result in zip(rel_list, results)
+                                        if result[0] is not None}
+    stats.remember_keys(((rel, *result[1]) for rel, result in zip(rel_list, results) if result[1]), started)
+    # the bytes of a file put in place from the cache are the object's, known since it entered
+    stats.remember_keys(((rel, *result[2]) for rel, result in zip(rel_list, results) if result[2]), math.inf)
     stats.flush()
-    return Recorded(changes, len(same) + len(rel_list) - len(changes))
+    warn_copied_links([rel for rel, result in zip(rel_list, results) if result[3] == "copied"])
+    return Recorded(changes, len(same) + len(rel_list) - len(changes),
+                    [rel for rel, result in zip(rel_list, results) if result[3] == "damaged"])
 
 
 def _unchanged_copies(project: Project, rels: list[str], tracked: Tracked, method: str | None,

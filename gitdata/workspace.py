@@ -126,20 +126,19 @@ def links_to_cache(path: str | Path, st: os.stat_result, entry: Entry, cache: Ca
     return False
 
 
-def _quick_state(path: str, rel: str, entry: Entry, cache: Cache,
+def _quick_state(path: str, rel: str, entry: Entry,
                  known: dict[str, tuple[tuple[int, int, int], str]]) -> tuple[str | None, os.stat_result | None]:
-    """The state from stat alone, or (None, stat) when only hashing can tell."""
+    """The state from stat alone, or (None, stat) when only hashing can tell. A link into
+    the cache is judged like any file, by the stat of what it reaches: a command run as
+    root (or after chmod) writes through it, into the cache object."""
     try:
         st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(path)
+        elif st.st_nlink == 1 and is_executable(st) != entry.executable:
+            return MODIFIED, st   # a link's mode is the object's: only a private copy shows the bit
     except (FileNotFoundError, NotADirectoryError):
         return MISSING, None
-    if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:
-        if links_to_cache(path, st, entry, cache):
-            return CLEAN, st
-        try:
-            st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return MISSING, None
     if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
         return MODIFIED, st
     row = known.get(rel)  # the stat cache, inlined: this runs once per tracked file
@@ -166,7 +165,7 @@ def states_and_stats(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache
     to_hash: list[tuple[int, str, Entry, os.stat_result]] = []
     known = stats.rows()
     for index, (rel, entry) in enumerate(items):
-        state, st = _quick_state(prefix + rel, rel, entry, cache, known)
+        state, st = _quick_state(prefix + rel, rel, entry, known)
         states.append(state)
         seen.append(st)
         if state is None:
@@ -188,7 +187,28 @@ def states_and_stats(repo: GitRepo, items: list[tuple[str, Entry]], cache: Cache
             fresh.append((rel, st, digest))
     stats.remember(fresh, started)
     stats.flush()
+    warn_damaged_objects(prefix, [item for item, state in zip(items, states) if state == MODIFIED], cache)
     return states, seen  # type: ignore[return-value]
+
+
+def warn_damaged_objects(prefix: str, modified: list[tuple[str, Entry]], cache: Cache) -> None:
+    """A modified file that is still a link into the cache was written through the link:
+    the cache object it shares no longer holds the version the manifest records."""
+    for rel, entry in modified:
+        path = prefix + rel
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if (stat.S_ISLNK(st.st_mode) or st.st_nlink > 1) and links_to_cache(path, st, entry, cache):
+            warn_damaged_object(rel, entry.digest)
+
+
+def warn_damaged_object(rel: str, digest: str) -> None:
+    from gitdata import output
+
+    output.warn(f"'{rel}' was changed through its link into the cache: cache object {digest} no longer "
+                "holds the version recorded for it ('git data fsck' moves the damaged object aside)")
 
 
 def file_state(repo: GitRepo, rel: str, entry: Entry, cache: Cache, stats: StatCache) -> str:
@@ -320,7 +340,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     prefix = f"{repo.workdir}{os.sep}"   # plain strings: this runs once per file restored
 
     def one(job: tuple[tuple[str, Entry], str, os.stat_result | None]) -> tuple[str, Key | None]:
-        """The outcome, and the stat key of a copy written (plain values: this may run
+        """The outcome, and the stat key of the file written (plain values: this may run
         in a forked process)."""
         (rel, entry), state, st = job
         wanted = method or entry.method
@@ -342,17 +362,32 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
                 return "kept", None   # a directory where the file was is never replaced
             used, copy_st = materialise(obj, target, wanted, entry.executable), None
-        if used in ("copy", "reflink"):
-            return "restored", key_of(copy_st or os.stat(target))
-        return "restored", None
+        outcome = "copied" if wanted == "hardlink" and used == "copy" else "restored"
+        if used in ("copy", "reflink") or state != MODIFIED:
+            # A link is vouched for by the object's stat, unless it replaces a file that
+            # may have been written through it (then the object may no longer hold the
+            # entry's bytes, and the next look hashes it).
+            return outcome, key_of(copy_st or os.stat(target))
+        return outcome, None
 
     outcomes = parallel_map(one, list(zip(items, states, seen)), forked=True)
     # We wrote these bytes ourselves just now, so their stat vouches for their digest.
     stats.remember_keys(((rel, key, entry.digest) for (rel, entry), (_, key) in zip(items, outcomes)
                          if key is not None), read_after=math.inf)
     stats.flush()
-    return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == kind]
-                           for kind in ("restored", "kept", "unavailable")))
+    warn_copied_links([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == "copied"])
+    return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome in kinds]
+                           for kinds in (("restored", "copied"), ("kept",), ("unavailable",))))
+
+
+def warn_copied_links(rels: list[str]) -> None:
+    """One line for the files kept as copies because no hard link can reach the cache."""
+    if rels:
+        from gitdata import output
+
+        others = f" and {len(rels) - 1} other file(s)" if len(rels) > 1 else ""
+        output.warn(f"'{rels[0]}'{others}: kept as a copy, not a hard link: the cache is on another "
+                    "file system (or it refuses hard links)")
 
 
 class SafeDirs:
@@ -381,8 +416,23 @@ def _has_method(path: str, method: str, entry: Entry, cache: Cache) -> bool:
     if method == "symlink":
         return stat.S_ISLNK(st.st_mode)
     if method == "hardlink":
-        return links_to_cache(path, st, entry, cache)
+        return not stat.S_ISLNK(st.st_mode) and (
+            links_to_cache(path, st, entry, cache)
+            or (_is_private_copy(st, entry) and not _can_hard_link(st, cache.object_path(entry.digest))))
+    return _is_private_copy(st, entry)
+
+
+def _is_private_copy(st: os.stat_result, entry: Entry) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and is_executable(st) == entry.executable
+
+
+def _can_hard_link(st: os.stat_result, obj: str) -> bool:
+    """Whether the file could be a hard link to the object: same file system (a copy
+    stands in for a hard link the cache cannot give, see fsutil.materialise)."""
+    try:
+        return os.stat(obj).st_dev == st.st_dev
+    except FileNotFoundError:
+        return False
 
 
 def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool, vouched: str | None) -> bool:

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from tests.testing.helpers import gd, git, write
 
@@ -115,3 +119,50 @@ def test_a_file_whose_known_content_left_the_cache_is_kept(repo: Path) -> None:
     git("checkout", "-q", "HEAD", "--", ".gitdata")
     gd("checkout")
     assert (repo / "m.bin").read_text() == "version one"
+
+
+def test_checkout_as_hardlink_replaces_a_symlink(repo: Path) -> None:
+    write(repo / "f", "v1\n")
+    gd("add", "--as", "symlink", "f")
+    gd("checkout", "--as", "hardlink", "f")
+    path = repo / "f"
+    assert not path.is_symlink() and os.stat(path).st_nlink == 2 and path.read_text() == "v1\n"
+    assert _ls(repo)["f"]["method"] == "hardlink"
+    gd("checkout", "--as", "symlink", "f")
+    assert path.is_symlink() and path.read_text() == "v1\n"
+
+
+def _other_file_system(repo: Path) -> Path:
+    """A directory on another file system than the repository (and its cache)."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)) or shm.stat().st_dev == repo.stat().st_dev:
+        pytest.skip("no second file system at /dev/shm")
+    return Path(tempfile.mkdtemp(dir=shm))
+
+
+def test_hardlinks_across_file_systems_fall_back_to_copies(repo: Path) -> None:
+    """A worktree on another disk shares the cache: a hard link cannot reach it."""
+    write(repo / "a", "1\n")
+    write(repo / "b", "2\n")
+    gd("add", "--as", "hardlink", "a")
+    gd("add", "b")
+    git("commit", "-q", "-m", "1")
+    other = _other_file_system(repo)
+    try:
+        worktree = other / "wt"
+        git("worktree", "add", "-q", str(worktree), check=False)
+        for name in ("a", "b"):
+            (worktree / name).unlink(missing_ok=True)
+        result = gd("checkout", cwd=worktree)
+        assert "'a': kept as a copy, not a hard link: the cache is on another file system" in result.stderr
+        assert (worktree / "a").read_text() == "1\n" and (worktree / "b").read_text() == "2\n"
+        assert "Nothing to report" in gd("status", cwd=worktree).stdout
+        again = gd("checkout", cwd=worktree)
+        assert "kept as a copy" not in again.stderr and "restored" not in again.stderr
+        write(worktree / "c", "3\n")
+        added = gd("add", "--as", "hardlink", "c", cwd=worktree)
+        assert "'c': kept as a copy, not a hard link" in added.stderr
+        assert (worktree / "c").read_text() == "3\n" and _ls(worktree)["c"]["method"] == "hardlink"
+    finally:
+        shutil.rmtree(other)
+        git("worktree", "prune")

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from tests.testing.helpers import cache_objects, gd, git, write
 
@@ -66,3 +69,51 @@ def test_commit_of_a_new_file_in_a_directory_tracked_whole(repo: Path) -> None:
     assert files["d/new"]["status"] == "clean" and files["d/other"]["digest"] is None   # still untracked
     typo = gd("commit", "d/typo", check=False)
     assert typo.returncode == 1 and "'d/typo' is not tracked by git-data" in typo.stderr
+
+
+def _write_through(path: Path, text: str) -> None:
+    """What a command run as root (or after chmod u+w) does to a file kept as a link
+    into the cache: it writes where the link leads, into the cache object."""
+    os.chmod(path, 0o644)   # follows a symlink; a hard link shares the object's inode
+    with open(path, "a") as handle:
+        handle.write(text)
+
+
+@pytest.mark.parametrize("record", ["commit", "add"])
+@pytest.mark.parametrize("method", ["hardlink", "symlink"])
+def test_a_link_written_through_is_modified_and_recorded_as_new_content(repo: Path, method: str,
+                                                                       record: str) -> None:
+    write(repo / "h.bin", "hello\n")
+    gd("add", "--as", method, "h.bin")
+    git("commit", "-q", "-m", "v1")
+    assert "Nothing to report" in gd("status").stdout
+    old = _ls(repo)["h.bin"]["digest"]
+    _write_through(repo / "h.bin", "more\n")
+    status = gd("status")
+    assert "Modified" in status.stdout and "h.bin" in status.stdout
+    assert f"cache object {old} no longer holds the version recorded for it" in status.stderr
+    assert "git data fsck" in status.stderr
+    assert _ls(repo)["h.bin"]["status"] == "modified"
+    recorded = gd(record, "h.bin")
+    assert f"cache object {old} no longer holds" in recorded.stderr
+    entry = _ls(repo)["h.bin"]
+    assert entry["status"] == "clean" and entry["method"] == method and entry["digest"] != old
+    assert Path(gd("cache", "path", "h.bin").stdout.strip()).read_text() == "hello\nmore\n"
+    assert (repo / "h.bin").is_symlink() == (method == "symlink")
+    assert f"corrupt: {old}" in gd("fsck", check=False).stdout
+
+
+def test_an_executable_bit_change_is_modified_and_committed(repo: Path) -> None:
+    write(repo / "run.sh", "echo hi\n")
+    gd("add", "run.sh")
+    git("commit", "-q", "-m", "v1")
+    os.chmod(repo / "run.sh", 0o755)
+    assert json.loads(gd("status", "--json").stdout)["modified"] == ["run.sh"]
+    assert "recorded 1 change(s)" in gd("commit").stderr
+    assert _ls(repo)["run.sh"]["executable"] is True
+    assert "\tx\t" in (repo / ".gitdata" / "tree" / "%manifest").read_text()
+    os.chmod(repo / "run.sh", 0o644)
+    assert _ls(repo)["run.sh"]["status"] == "modified"
+    gd("commit")
+    assert _ls(repo)["run.sh"]["executable"] is False
+    assert "Nothing to report" in gd("status").stdout

@@ -206,3 +206,21 @@ def test_a_small_change_is_read_from_its_manifest_without_rewriting_the_memo(rep
     write(repo / "data" / "d3" / "f1.csv", "again\n")
     os.utime(repo / "data" / "d3" / "f1.csv", (LONG_AGO, LONG_AGO))
     assert status(repo)["modified"] == ["data/d3/f1.csv"]
+
+
+def test_the_clean_memo_sees_an_executable_bit_change(repo: Path) -> None:
+    settled_clean_repo(repo, "a", "b")
+    os.chmod(repo / "data" / "a.csv", 0o755)   # neither size, mtime nor inode change
+    assert status(repo)["modified"] == ["data/a.csv"]
+
+
+def test_the_clean_memo_sees_a_write_through_a_symlink(repo: Path) -> None:
+    write(repo / "data" / "a.csv", "a\n")
+    gd("add", "--as", "symlink", "data")
+    settle(repo)
+    assert status(repo) == CLEAN
+    assert status(repo) == CLEAN   # answered from the memo: the object's stat vouches
+    obj = Path(os.readlink(repo / "data" / "a.csv"))
+    os.chmod(obj, 0o644)
+    obj.write_text("changed\n")   # what a command run as root does through the link
+    assert status(repo)["modified"] == ["data/a.csv"]

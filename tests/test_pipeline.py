@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.testing.helpers import cache_objects, gd, git, ran, write
 
 STEPS = ".gitdata/pipelines/default"
@@ -359,3 +361,24 @@ def test_one_run_per_pipeline_at_a_time(repo: Path) -> None:
         assert result.returncode == 1 and "another 'git data run' is running pipeline 'default'" in result.stderr
     finally:
         assert first.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize("method", ["hardlink", "symlink"])
+def test_a_run_never_writes_through_a_linked_output_into_the_cache(repo: Path, method: str) -> None:
+    write(repo / "in.txt", "1\n")
+    step("s", "cat in.txt > o.txt", "--file", "in.txt")
+    gd("step", "out", "s", "--file", "o.txt")
+    gd("run")
+    gd("add", "--as", method, "o.txt")
+    git("add", "-A")
+    git("commit", "-q", "-m", "v1")
+    write(repo / "in.txt", "2\n")
+    gd("run")
+    assert (repo / "o.txt").read_text() == "2\n"
+    assert (repo / "o.txt").is_symlink() == (method == "symlink")   # put back as a link to the new object
+    assert gd("cat", "-r", "HEAD", "o.txt").stdout == "1\n"
+    assert Path(gd("cache", "path", "o.txt").stdout.strip()).read_text() == "2\n"
+    write(repo / "in.txt", "1\n")
+    assert "restored s from the cache" in gd("run").stderr
+    assert (repo / "o.txt").read_text() == "1\n"
+    assert "all good" in gd("fsck").stdout

@@ -12,7 +12,7 @@ from gitdata.manifest import Entry, Tracked
 from gitdata.paths import is_under, parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import METHODS, cache_files, check_method, commit_if_asked, ignore_targets, record
-from gitdata.workspace import walk_files
+from gitdata.workspace import walk_files, warn_damaged_object
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +96,8 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
     check_method(default_method)
     recorded = cache_files(project, files, tracked, algorithm, method, default_method, no_commit)
+    for rel in recorded.damaged:
+        warn_damaged_object(rel, tracked.files[rel].digest)
     changes: dict[str, Entry | None] = dict(recorded.changes)
     # Re-adding a directory records it as it is now: files deleted from it leave the
     # manifest (their content stays in the cache).

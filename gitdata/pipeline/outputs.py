@@ -7,8 +7,10 @@ The run cache remembers, locally, which outputs each (command, inputs) produced:
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
 from gitdata.paths import ensure_inside, is_under
@@ -153,6 +155,27 @@ def protect(project: Project, current: Mapping[str, str | None], algorithm: str)
             project.cache.add_file(path, algorithm)
             carried.append(rel)
     return carried
+
+
+def unlink_cache_links(project: Project, files: Iterable[str]) -> list[str]:
+    """Remove the output files kept as links into the cache (symlink or hardlink method)
+    before a command runs: it would write through them into the cache objects, the
+    recorded versions' only copies (a link's bytes are in the cache already, and protect()
+    has carried in anything written through one before). Returns the files removed."""
+    from gitdata.workspace import links_to_cache
+
+    tracked = project.tracked()
+    cache_root = os.path.realpath(project.cache.root) + os.sep
+    removed = []
+    for rel in files:
+        path = str(ensure_inside(project.workdir, rel))
+        st = os.lstat(path)
+        entry = tracked.files.get(rel)
+        if (os.path.realpath(path).startswith(cache_root) if stat.S_ISLNK(st.st_mode)
+                else entry is not None and st.st_nlink > 1 and links_to_cache(path, st, entry, project.cache)):
+            os.unlink(path)
+            removed.append(rel)
+    return removed
 
 
 def restorable(project: Project, files: dict[str, str] | None) -> bool:
