@@ -141,6 +141,17 @@ def test_when_always_and_never_and_force(repo: Path) -> None:
     assert "unknown step status 'bogus'" in gd("status", "-s", "bogus", check=False).stderr
 
 
+def test_when_always_step_with_outputs_runs_instead_of_being_restored(repo: Path) -> None:
+    step("fetch", "echo fetch >> .ran-log; date +%s%N > latest.txt")
+    gd("step", "update", "fetch", "--when", "always")
+    gd("step", "out", "fetch", "--file", "latest.txt")
+    gd("run")
+    first = (repo / "latest.txt").read_text()
+    result = gd("run")
+    assert ran(repo) == ["fetch", "fetch"] and "restored" not in result.stderr
+    assert (repo / "latest.txt").read_text() != first
+
+
 def test_parallel_with_one_global_bound_and_no_level_barriers(repo: Path) -> None:
     stamp = 'echo {} $(date +%s.%N) >> times.log'
     step("slow", f"{stamp.format('slow-start')}; sleep 1.2; {stamp.format('slow-end')}")

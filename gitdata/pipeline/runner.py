@@ -213,7 +213,7 @@ class Runner:
         if verdict.missing_deps:
             self._fail(name, f"dependency '{verdict.missing_deps[0]}' does not exist (and no step made it)", reasons)
             return None
-        if step.outputs and not forced and not self.options.no_restore and self._try_restore(step, verdict):
+        if self._may_restore(step, forced) and self._try_restore(step, verdict):
             return None
         from gitdata.trust import require_trusted
 
@@ -231,6 +231,11 @@ class Runner:
         if self._settings is None:
             self._settings = outs.settings(self.project)
         return self._settings
+
+    def _may_restore(self, step: Step, forced: bool) -> bool:
+        """Restoring stands in for running only when the outputs are a function of the
+        recorded inputs; `when: always` says they are not (fetch-latest, side effects)."""
+        return bool(step.outputs) and not forced and not self.options.no_restore and step.when != "always"
 
     def _try_restore(self, step: Step, verdict: freshness.Verdict) -> bool:
         candidates: list[dict[str, str] | None] = []
