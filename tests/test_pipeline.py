@@ -210,6 +210,27 @@ def test_hand_modified_output_is_kept_in_the_cache_before_a_rerun(repo: Path) ->
     assert b"precious edit\n" in [p.read_bytes() for p in cache_objects(repo)]
 
 
+def test_outputs_through_a_symlink_out_of_the_repository_are_refused(repo: Path, tmp_path: Path) -> None:
+    scratch = write(tmp_path / "scratch" / "notes.txt", "a colleague's only copy\n").parent
+    (repo / "features").symlink_to(scratch)
+    step("feat", "echo f > features/feat.bin")
+    result = gd("step", "out", "feat", "--dir", "features", check=False)
+    assert result.returncode == 1
+    assert "refusing output 'features': a symlink leads it outside the repository" in result.stderr
+    write(repo / STEPS / "feat.yaml", "command: echo f > features/feat.bin\noutputs:\n- dir: features\n")
+    gd("trust", "--yes")
+    result = gd("run", check=False)
+    assert result.returncode == 1 and "step 'feat': refusing output 'features'" in result.stderr
+    assert sorted(p.name for p in scratch.iterdir()) == ["notes.txt"]
+    (repo / "features").unlink()
+    outside = write(tmp_path / "outside.txt", "not ours\n")
+    step("made", f"mkdir -p od; ln -s {outside} od/link; echo a > od/a")
+    gd("step", "out", "made", "--dir", "od")
+    result = gd("run", "made", check=False)
+    assert result.returncode == 1 and "refusing output 'od/link'" in result.stderr
+    assert not (repo / ".gitdata/tree/od").exists()
+
+
 def test_missing_output_fails_the_step(repo: Path) -> None:
     step("lazy", "true")
     gd("step", "out", "lazy", "--file", "never.txt")

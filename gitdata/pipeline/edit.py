@@ -111,7 +111,13 @@ def add_deps(repo: GitRepo, pipeline: str, name: str, new: Iterable[Dep]) -> Ste
 
 
 def add_outputs(repo: GitRepo, pipeline: str, name: str, new: Iterable[Output]) -> Step:
+    from gitdata.cache import open_cache
+    from gitdata.pipeline.outputs import refuse_outside
+    from gitdata.project import Project
+
+    new = list(new)
     step = model.load_step(repo.workdir, pipeline, name)
+    refuse_outside(Project(repo, open_cache(repo.data_dir)), step._replace(outputs=tuple(new)))
     outputs = list(step.outputs)
     producers = {o.path: s.name for s in model.load_steps(repo.workdir, pipeline) if s.name != name
                  for o in s.outputs}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
-from gitdata.paths import ensure_inside, is_under
+from gitdata.paths import ensure_inside, is_under, leads_outside
 from gitdata.pipeline.model import Step
 from gitdata.project import Project
 
@@ -33,11 +33,33 @@ def settings(project: Project) -> Settings:
     return Settings(config.hash_algorithm(project.repo), method)
 
 
+def refuse_outside(project: Project, step: Step) -> None:
+    """Outputs are recorded, overwritten and cleaned: never through a symlink that leads
+    out of the worktree (an output directory linked to a scratch disk would swallow the
+    files others keep there, then delete them). A file may be a symlink into the cache
+    (the symlink checkout method); a directory may not."""
+    from gitdata.pipeline.deps import files_under
+
+    def refuse(rel: str) -> GitDataError:
+        return GitDataError(f"refusing output '{rel}': a symlink leads it outside the repository")
+
+    for out in step.outputs:
+        if leads_outside(project.workdir, out.path, *(() if out.kind == "dir" else (project.cache.root,))):
+            raise refuse(out.path)
+        if out.kind == "dir" and (project.workdir / out.path).is_dir():
+            links: set[str] = set()
+            files_under(project.workdir, out.path, links)
+            outside = sorted(rel for rel in links if leads_outside(project.workdir, rel, project.cache.root))
+            if outside:
+                raise refuse(outside[0])
+
+
 def expand(project: Project, step: Step) -> tuple[list[str], list[str]]:
     """(output files as they are now, output directories); a declared output that is
     not there is an error: the command did not do what the step says."""
     from gitdata.pipeline.deps import files_under
 
+    refuse_outside(project, step)
     files: list[str] = []
     dirs: list[str] = []
     for out in step.outputs:

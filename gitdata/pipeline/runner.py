@@ -189,6 +189,7 @@ class Runner:
 
     def _start(self, name: str, pool: _Pool) -> Future[Executed] | None:
         step = self.steps[name]
+        outs.refuse_outside(self.project, step)
         forced = self.options.force_all or name in self.options.force
         cwd = self._cwd(step)
         verdict = freshness.evaluate(self.ctx, step, cwd, self.records.get, forced)
