@@ -268,6 +268,24 @@ def test_per_step_commit_with_message_summary_and_push(repo: Path, tmp_path: Pat
     assert git("rev-parse", "HEAD").stdout == git("rev-parse", "main", cwd=remote).stdout
 
 
+def test_run_commit_commits_exactly_what_the_step_recorded(repo: Path) -> None:
+    step("make", "echo x > o.txt; mkdir -p od/sub; echo a > od/a; echo b > od/sub/b")
+    gd("step", "out", "make", "--file", "o.txt", "--dir", "od")
+    git("add", "-A", ".gitdata")
+    git("commit", "-qm", "step")
+    gd("run")                           # records and stages the outputs, no commit
+    write(repo / "unrelated.bin", "staged, not ready to commit\n")
+    gd("add", "unrelated.bin")
+    gd("run", "--commit", "-f", "make")
+    assert gd("cat", "-r", "HEAD", "o.txt").stdout == "x\n"
+    assert gd("cat", "-r", "HEAD", "od/sub/b").stdout == "b\n"
+    committed = git("show", "HEAD:.gitdata/tree/%manifest").stdout + git("show", "HEAD:.gitignore").stdout
+    assert "o.txt" in committed and "/od" in committed and "unrelated.bin" not in committed
+    assert git("status", "--short").stdout.splitlines() == ["M  .gitdata/tree/%manifest", "M  .gitignore"]
+    git("commit", "-qm", "unrelated")
+    assert "unrelated.bin" in git("show", "HEAD:.gitdata/tree/%manifest").stdout
+
+
 def test_run_pushes_outputs_to_the_storage(repo: Path, tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     git("init", "-q", "--bare", str(remote))

@@ -18,7 +18,6 @@ from gitdata.project import Project
 
 class Recorded(NamedTuple):
     outputs: dict[str, str]     # output file -> digest
-    staged: list[str]           # manifests and .gitignore files written
 
 
 class Settings(NamedTuple):
@@ -92,9 +91,9 @@ def record(project: Project, step: Step, config: Settings) -> Recorded:
     new_dirs = [d for d in dirs if d not in tracked.whole_dirs]
     new_files = [r for r in files if r not in tracked.files]
     ignore = [t for t in ignore_targets(new_files, dirs) if t not in tracked.whole_dirs]
-    staged = record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
+    record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
     digests = {rel: (changes.get(rel) or tracked.files[rel]).digest for rel in files}  # type: ignore[union-attr]
-    return Recorded(compact(project, step, digests, config.algorithm), staged)
+    return Recorded(compact(project, step, digests, config.algorithm))
 
 
 def compact(project: Project, step: Step, digests: dict[str, str], algorithm: str) -> dict[str, str]:

@@ -306,7 +306,7 @@ class Runner:
         if summary:
             output.out(f"{name}: {summary}")
         try:
-            self._commit_and_push(step, recorded.staged if recorded else [], summary)
+            self._commit_and_push(step, summary)
         except GitDataError as exc:
             self._fail(name, f"step '{name}' ran, but: {exc}", verdict.reasons, executed.seconds)
 
@@ -319,7 +319,7 @@ class Runner:
 
     # -- commits and pushes ---------------------------------------------------------------
 
-    def _commit_and_push(self, step: Step, staged: list[str], summary: str) -> None:
+    def _commit_and_push(self, step: Step, summary: str) -> None:
         wanted = self.options.commit
         if wanted is None:
             wanted = step.commit if step.commit is not None else self.default_commit
@@ -327,10 +327,10 @@ class Runner:
             message = _read_env_file(self.tmp / f"{step.name}.commit") or f"git data run: {step.id}"
             if summary:
                 message += "\n\n" + summary
-            from gitdata import git
+            from gitdata.autocommit import commit_records
 
             try:
-                oid = git.commit_paths(self.project.repo, [step.relpath, *staged], message + "\n")
+                oid = commit_records(self.project, [o.path for o in step.outputs], [step.relpath], message + "\n")
                 output.info(f"committed {oid[:10]}: {message.splitlines()[0]}")
             except GitDataError as exc:
                 if "nothing to commit" not in str(exc):
