@@ -100,6 +100,16 @@ def test_cycles_are_refused_naming_them(repo: Path) -> None:
     assert result.returncode == 1 and "the pipeline has a cycle: a -> b -> a" in result.stderr
     result = gd("step", "dep", "a", "--step", "a", check=False)
     assert "cannot depend on itself" in result.stderr
+    write(repo / STEPS / "b.yaml", "command: cp a.txt b.txt\ndeps:\n- step: b\noutputs:\n- file: b.txt\n")
+    result = gd("run", check=False)
+    assert result.returncode == 1 and "the pipeline has a cycle: b -> b" in result.stderr
+    gd("step", "remove", "b")
+    step("c", "echo y >> c.txt", "--file", "c.txt")
+    result = gd("step", "out", "c", "--file", "c.txt", check=False)
+    assert result.returncode == 1
+    assert "the pipeline has a cycle: c -> c ('c.txt' is its output and its dependency)" in result.stderr
+    step("g", "mkdir -p raw/clean; cp raw/*.csv raw/clean/", "--glob", "raw/*.csv")
+    gd("step", "out", "g", "--dir", "raw/clean")   # the glob does not reach into its output
 
 
 def test_failure_stops_dependents_and_keep_going_runs_the_rest(repo: Path) -> None:
