@@ -241,6 +241,35 @@ def test_outputs_through_a_symlink_out_of_the_repository_are_refused(repo: Path,
     assert not (repo / ".gitdata/tree/od").exists()
 
 
+def test_overlapping_outputs_are_refused_in_any_pipeline(repo: Path) -> None:
+    step("c", "mkdir -p od/sub; echo c > od/sub/f")
+    gd("step", "out", "c", "--dir", "od")
+    step("d")
+    result = gd("step", "out", "d", "--file", "od/sub/g", check=False)
+    assert result.returncode == 1 and "'od/sub/g' is inside 'od', an output of step 'c'" in result.stderr
+    gd("step", "out", "d", "--file", "dd/d.txt")
+    result = gd("step", "out", "c", "--dir", "dd", check=False)
+    assert result.returncode == 1 and "'dd' holds 'dd/d.txt', an output of step 'd'" in result.stderr
+    gd("pipeline", "new", "p2")
+    gd("step", "new", "-p", "p2", "b", "--command", "echo B > dd/d.txt")
+    result = gd("step", "out", "-p", "p2", "b", "--file", "dd/d.txt", check=False)
+    assert result.returncode == 1
+    assert "'dd/d.txt' is already an output of step 'd' in pipeline 'default'" in result.stderr
+    assert "outputs" not in (repo / ".gitdata/pipelines/p2/b.yaml").read_text()
+    gd("step", "out", "c", "--dir", "od")   # declaring its own output again is fine
+
+
+def test_git_datas_own_files_cannot_be_outputs(repo: Path) -> None:
+    write(repo / "f", "x\n")
+    gd("add", "f")
+    git("commit", "-qm", "f")
+    step("a", "true")
+    for flag, path in (("--dir", ".gitdata/tree"), ("--file", ".gitdata/config")):
+        result = gd("step", "out", "a", flag, path, check=False)
+        assert result.returncode == 1 and f"'{path}' cannot be an output" in result.stderr
+        assert "git rm --cached" not in result.stderr
+
+
 def test_missing_output_fails_the_step(repo: Path) -> None:
     step("lazy", "true")
     gd("step", "out", "lazy", "--file", "never.txt")
