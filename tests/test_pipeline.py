@@ -270,6 +270,19 @@ def test_git_datas_own_files_cannot_be_outputs(repo: Path) -> None:
         assert "git rm --cached" not in result.stderr
 
 
+def test_a_directory_output_holds_only_what_the_command_made(repo: Path) -> None:
+    step("d", "mkdir -p outd && echo x > outd/f1 && echo y > outd/f2")
+    gd("step", "out", "d", "--dir", "outd")
+    gd("run")
+    write(repo / "outd" / "f1", "hand edit, only copy\n")
+    gd("step", "update", "d", "--command", "mkdir -p outd && echo x2 > outd/f1")
+    gd("run")
+    assert sorted(p.name for p in (repo / "outd").iterdir()) == ["f1"]
+    manifest = (repo / ".gitdata/tree/outd/%manifest").read_text()
+    assert "f1" in manifest and "f2" not in manifest
+    assert b"hand edit, only copy\n" in [p.read_bytes() for p in cache_objects(repo)]
+
+
 def test_missing_output_fails_the_step(repo: Path) -> None:
     step("lazy", "true")
     gd("step", "out", "lazy", "--file", "never.txt")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import Iterable, Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
 from gitdata.paths import ensure_inside, is_under, leads_outside
@@ -174,6 +174,14 @@ def protect(project: Project, current: Mapping[str, str | None], algorithm: str)
             project.cache.add_file(path, algorithm)
             carried.append(rel)
     return carried
+
+
+def clear(project: Project, files: Iterable[str]) -> None:
+    """Remove the output files before the command runs (like DVC), once `protect` put
+    their bytes in the cache: what is recorded afterwards is only what this command
+    made, never a file an earlier command left in an output directory."""
+    for rel in files:
+        (project.workdir / rel).unlink(missing_ok=True)
 
 
 def restorable(project: Project, files: dict[str, str] | None) -> bool:

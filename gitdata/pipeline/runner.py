@@ -221,6 +221,7 @@ class Runner:
         try:
             require_trusted(self.project.repo, step.command, f"step '{step.id}'")
             outs.protect(self.project, verdict.output_files, self.ctx.algorithm)
+            outs.clear(self.project, verdict.output_files)
         except GitDataError as exc:
             self._fail(name, str(exc), reasons)
             return None
