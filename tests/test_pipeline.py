@@ -421,6 +421,9 @@ def test_metrics_show_and_diff(repo: Path) -> None:
     assert gd("metrics", "diff").stdout == "m.json\tacc\t0.5 -> 0.75\t+0.25\n"
     diff = json.loads(gd("metrics", "diff", "-r", "HEAD..", "--json").stdout)
     assert diff == [{"path": "m.json", "key": "acc", "old": 0.5, "new": 0.75, "change": 0.25}]
+    result = gd("metrics", "show", "m.json", "nosuch.json", check=False)
+    assert result.returncode == 1 and result.stdout == "m.json\tacc\t0.75\n"
+    assert result.stderr == "git-data: error: nosuch.json does not exist\n"
 
 
 def test_dag_formats(repo: Path) -> None:
