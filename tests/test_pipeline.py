@@ -398,6 +398,9 @@ def test_pipelines_new_update_delete_and_workdir(repo: Path) -> None:
     gd("pipeline", "delete", "p3")
     assert "p3" not in gd("pipeline", "list").stdout
     assert "no pipeline 'nope'" in gd("run", "-p", "nope", check=False).stderr
+    assert "* default (0 step(s))" in gd("pipeline", "list").stdout
+    result = gd("pipeline", "delete", "default", check=False)
+    assert result.returncode == 1 and "pipeline 'default' has no steps; nothing to delete" in result.stderr
 
 
 def test_step_remove_drops_edges(repo: Path) -> None:

@@ -174,6 +174,8 @@ def new_pipeline(workdir: Path, name: str, pipeline_workdir: str = "") -> None:
 
 def delete_pipeline(workdir: Path, name: str) -> int:
     if not model.pipeline_exists(workdir, name):
+        if name == model.default_pipeline(workdir):   # listed, but has nothing on disk yet
+            raise GitDataError(f"pipeline '{name}' has no steps; nothing to delete")
         raise GitDataError(f"no pipeline '{name}'")
     count = len(model.step_files(workdir, name))
     shutil.rmtree(model.pipelines_root(workdir) / name)
