@@ -189,7 +189,6 @@ class Runner:
 
     def _start(self, name: str, pool: _Pool) -> Future[Executed] | None:
         step = self.steps[name]
-        outs.refuse_outside(self.project, step)
         forced = self.options.force_all or name in self.options.force
         cwd = self._cwd(step)
         verdict = freshness.evaluate(self.ctx, step, cwd, self.records.get, forced)
@@ -211,6 +210,7 @@ class Runner:
             self.would_run.add(name)
             self.outcomes[name] = Outcome(name, "would-run", reasons)
             return None
+        outs.refuse_outside(self.project, step)   # before anything restores, overwrites or cleans
         if verdict.missing_deps:
             self._fail(name, f"dependency '{verdict.missing_deps[0]}' does not exist (and no step made it)", reasons)
             return None
