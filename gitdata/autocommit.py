@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pygit2
 
     from gitdata.git import GitRepo
+    from gitdata.manifest import Tracked
     from gitdata.project import Project
 
 
@@ -37,6 +38,67 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to-branch", metavar="BRANCH",
                         help="commit the result on BRANCH (created if needed) without leaving this branch")
     parser.add_argument("--from-ref", metavar="REF", help="with --to-branch: start BRANCH from REF")
+
+
+def commit_records(project: Project, scopes: list[str], files: list[str], message: str) -> str:
+    """Commit on top of HEAD what the workspace records for the tracked paths `scopes`
+    (their manifest entries, whole-directory marks and .gitignore lines), entry by
+    entry, plus the files `files` whole. Nothing else that is staged goes in, not even
+    other entries of the same manifest; it all stays staged."""
+    from gitdata import git, manifest
+
+    repo = project.repo
+    head = git.head_commit(repo)
+    tree = head.tree if head is not None else None
+    committed = manifest.read_tree_about(repo, git.subtree(tree, git.GITDATA_DIR), scopes)
+    contents = _scoped_manifests(committed, project.tracked(), scopes)
+    for path, data in _scoped_ignore_files(repo, tree, scopes).items():
+        contents[path] = data
+    for path in files:
+        full = repo.workdir / path
+        contents[path] = full.read_bytes() if full.is_file() else None
+    oid = git.commit_contents(repo, contents, message)
+    git.stage(repo, files)
+    return oid
+
+
+def _scoped_manifests(committed: Tracked, now: Tracked, scopes: list[str]) -> dict[str, bytes | None]:
+    """The committed manifests with the entries under `scopes` as they are now."""
+    from gitdata import manifest
+    from gitdata.paths import base_name, is_under, parent_dir
+
+    def in_scope(rel: str) -> bool:
+        return any(is_under(rel, scope) for scope in scopes)
+
+    directories = {parent_dir(rel) for rel in [*committed.files, *now.files] if in_scope(rel)}
+    directories |= {d for d in committed.whole_dirs | now.whole_dirs if in_scope(d)}
+    contents: dict[str, bytes | None] = {}
+    for directory in directories:
+        kept = {r: e for r, e in committed.files.items() if parent_dir(r) == directory and not in_scope(r)}
+        kept.update({r: e for r, e in now.files.items() if parent_dir(r) == directory and in_scope(r)})
+        entries = {base_name(r): e for r, e in kept.items()}
+        whole = directory in (now.whole_dirs if in_scope(directory) else committed.whole_dirs)
+        contents[manifest.manifest_path(directory)] = manifest.serialize(entries, whole) if entries or whole else None
+    return contents
+
+
+def _scoped_ignore_files(repo: GitRepo, tree: pygit2.Tree | None, scopes: list[str]) -> dict[str, bytes | None]:
+    """The committed .gitignore files with the lines for `scopes` as they are now."""
+    from gitdata import git, gitignore
+    from gitdata.paths import base_name, join, parent_dir
+
+    texts: dict[str, str] = {}
+    for scope in scopes:
+        path = join(parent_dir(scope), ".gitignore")
+        if path not in texts:
+            oid = git.entry_id(tree, path)
+            texts[path] = git.blob_data(repo, oid).decode("utf-8", "surrogateescape") if oid is not None else ""
+        workspace = repo.workdir / path
+        now = workspace.read_text(errors="surrogateescape") if workspace.is_file() else ""
+        changed = gitignore.with_names(texts[path], {base_name(scope)}, gitignore.ignores(now, base_name(scope)))
+        if changed is not None:
+            texts[path] = changed
+    return {path: text.encode("utf-8", "surrogateescape") if text else None for path, text in texts.items()}
 
 
 class Snapshot(NamedTuple):

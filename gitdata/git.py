@@ -6,7 +6,7 @@ import os
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from gitdata.errors import GitDataError
 
@@ -307,20 +307,30 @@ def _config_value(config: pygit2.Config, key: str) -> str | None:
 def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
     """Commit the workspace state of `paths` on top of HEAD; nothing else the user
     staged goes into this commit, and it stays staged."""
+    paths = sorted(set(paths))
+    present = [p for p in paths if (repo.workdir / p).is_file()]
+    contents = {p: (repo.workdir / p).read_bytes() if p in present else None for p in paths}
+    oid = commit_contents(repo, contents, message, [p for p in present if os.access(repo.workdir / p, os.X_OK)])
+    stage(repo, paths)
+    return oid
+
+
+def commit_contents(repo: GitRepo, contents: Mapping[str, bytes | None], message: str,
+                    executable: Iterable[str] = ()) -> str:
+    """Commit on top of HEAD with these files holding these bytes (None: removed); the
+    index is left alone, so nothing else the user staged goes in."""
     import pygit2
 
-    paths = sorted(set(paths))
     raw = repo.raw
     parent = head_commit(repo)
     scratch = pygit2.Index()
     if parent is not None:
         scratch.read_tree(parent.tree)
-    for path in paths:
-        full = repo.workdir / path
-        if full.is_file():
-            blob_id = raw.create_blob(full.read_bytes())
-            mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if os.access(full, os.X_OK) else pygit2.enums.FileMode.BLOB
-            scratch.add(pygit2.IndexEntry(path, blob_id, mode))
+    executable = set(executable)
+    for path, data in sorted(contents.items()):
+        if data is not None:
+            mode = pygit2.enums.FileMode.BLOB_EXECUTABLE if path in executable else pygit2.enums.FileMode.BLOB
+            scratch.add(pygit2.IndexEntry(path, raw.create_blob(data), mode))
         elif path in scratch:
             scratch.remove(path)
     tree_id = scratch.write_tree(raw)
@@ -328,7 +338,5 @@ def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
         raise GitDataError("nothing to commit: the data is already committed")
     signature = identity(repo, "author")
     parents = [parent.id] if parent is not None else []
-    ref = "HEAD"
-    oid = raw.create_commit(ref, signature, identity(repo, "committer"), message, tree_id, parents)
-    stage(repo, paths)
+    oid = raw.create_commit("HEAD", signature, identity(repo, "committer"), message, tree_id, parents)
     return str(oid)

@@ -31,6 +31,19 @@ def _change(workdir: Path, directory: str, names: set[str], add: bool) -> str | 
 def _change_locked(workdir: Path, directory: str, names: set[str], add: bool) -> str | None:
     path = workdir / directory / ".gitignore"
     text = path.read_text(errors="surrogateescape") if path.exists() else ""
+    changed = with_names(text, names, add)
+    if changed is None:
+        return None
+    if changed:
+        atomic_write(path, changed.encode("utf-8", "surrogateescape"))
+    else:
+        path.unlink()
+    return join(directory, ".gitignore")
+
+
+def with_names(text: str, names: set[str], add: bool) -> str | None:
+    """A .gitignore's text with the lines for `names` added (or removed); None when
+    that changes nothing, "" when no line is left."""
     lines = text.splitlines()
     present = set(lines)
     wanted = {p for p in (pattern_for(n) for n in names) if p}
@@ -43,12 +56,12 @@ def _change_locked(workdir: Path, directory: str, names: set[str], add: bool) ->
         if not wanted & present:
             return None
         lines = [line for line in lines if line not in wanted]
-    rel = join(directory, ".gitignore")
-    if lines:
-        atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
-    else:
-        path.unlink()
-    return rel
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def ignores(text: str, name: str) -> bool:
+    """Whether a .gitignore's text has the line for `name`."""
+    return pattern_for(name) in text.splitlines()
 
 
 def _by_directory(paths: Iterable[str]) -> dict[str, set[str]]:

@@ -129,12 +129,12 @@ def top_help() -> str:
     return "\n".join(lines)
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
+def add_common_options(parser: argparse.ArgumentParser, default: object = output.NORMAL) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-q", "--quiet", action="store_const", dest="verbosity", const=output.QUIET,
-                       default=output.NORMAL, help="print only errors and results")
+                       default=default, help="print only errors and results")
     group.add_argument("-v", "--verbose", action="store_const", dest="verbosity", const=output.VERBOSE,
-                       help="say more about what is done")
+                       default=default, help="say more about what is done")
 
 
 def command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
@@ -150,7 +150,21 @@ def command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     parser.add_argument("--help", action=ManPageAction, nargs=0, help="show the manual page")
     add_common_options(parser)
     module.add_arguments(parser)  # type: ignore[attr-defined]
+    for action_parser in _action_parsers(parser):
+        # after the action too (`git data step new … -q`); no default, so that a -q
+        # given before the action is not reset by the action's parser
+        add_common_options(action_parser, default=argparse.SUPPRESS)
     return parser, module
+
+
+def _action_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of a command's actions (`step new`, `cache path`, …), each once."""
+    found: dict[int, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.setdefault(id(sub), sub)
+    return list(found.values())
 
 
 class ManPageAction(argparse.Action):

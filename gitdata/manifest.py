@@ -326,6 +326,25 @@ def read_tree(repo: GitRepo, gitdata_tree: pygit2.Tree | None) -> Tracked:
     return _assemble(walk_blobs(repo, tree))
 
 
+def read_tree_about(repo: GitRepo, gitdata_tree: pygit2.Tree | None, paths: Iterable[str]) -> Tracked:
+    """What a committed `.gitdata` tree says about the tracked paths `paths` (files or
+    directories), reading only the manifests that can say anything about them."""
+    from gitdata.git import blob_data, entry_id, subtree, walk_blobs
+
+    tree = subtree(gitdata_tree, "tree")
+    found: dict[str, bytes] = {}
+    for path in paths:
+        holder = manifest_path(parent_dir(path))[len(TREE_DIR) + 1:]
+        oid = entry_id(tree, holder)
+        if oid is not None:
+            found[holder] = blob_data(repo, oid)
+        below = manifest_path(path)[len(TREE_DIR) + 1:-len(MANIFEST_NAME) - 1]
+        inner = subtree(tree, below)
+        if inner is not None:
+            found.update(walk_blobs(repo, inner, below + "/"))
+    return _assemble(found.items())
+
+
 def read_directory(workdir: Path, directory: str) -> tuple[dict[str, Entry], bool]:
     path = workdir / manifest_path(directory)
     try:

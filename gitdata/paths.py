@@ -60,6 +60,14 @@ def ensure_inside(workdir: Path, rel: str) -> Path:
     return target
 
 
+def leads_outside(workdir: Path, rel: str, *also: Path) -> bool:
+    """Whether the path, following every symlink on its way (its own included), ends
+    outside the worktree (and outside the directories `also`)."""
+    real = os.path.realpath(workdir / rel)
+    roots = [os.path.realpath(root) for root in (workdir, *also)]
+    return not any(real == root or real.startswith(root + os.sep) for root in roots)
+
+
 def parent_dir(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 

@@ -60,6 +60,18 @@ def test_bogus_option_is_one_usage_line(repo: Path) -> None:
     _check_all(VISIBLE, lambda name: gd(name, "--no-such-option", cwd=repo, check=False, input=""), check)
 
 
+def test_quiet_and_verbose_are_accepted_after_an_action(repo: Path) -> None:
+    (repo / "f").write_text("a\n")
+    gd("add", "f")
+    assert gd("step", "new", "s", "--command", "true", "-q").stderr == ""
+    assert gd("step", "-q", "new", "t", "--command", "true").stderr == ""   # not reset by the action
+    assert "created step 'u'" in gd("step", "new", "u", "--command", "true").stderr
+    assert gd("step", "list", "-v").stdout.splitlines() == ["s: true", "t: true", "u: true"]
+    for args in (["pipeline", "list", "-q"], ["cache", "path", "-q", "f"], ["storage", "list", "-v"]):
+        result = gd(*args, check=False)
+        assert result.returncode == 0 and _no_traceback(result), args
+
+
 def test_outside_a_repository_is_one_error_line(tmp_path: Path) -> None:
     outside = tmp_path / "not-a-repo"
     outside.mkdir()

@@ -102,6 +102,16 @@ def test_cycles_are_refused_naming_them(repo: Path) -> None:
     assert result.returncode == 1 and "the pipeline has a cycle: a -> b -> a" in result.stderr
     result = gd("step", "dep", "a", "--step", "a", check=False)
     assert "cannot depend on itself" in result.stderr
+    write(repo / STEPS / "b.yaml", "command: cp a.txt b.txt\ndeps:\n- step: b\noutputs:\n- file: b.txt\n")
+    result = gd("run", check=False)
+    assert result.returncode == 1 and "the pipeline has a cycle: b -> b" in result.stderr
+    gd("step", "remove", "b")
+    step("c", "echo y >> c.txt", "--file", "c.txt")
+    result = gd("step", "out", "c", "--file", "c.txt", check=False)
+    assert result.returncode == 1
+    assert "the pipeline has a cycle: c -> c ('c.txt' is its output and its dependency)" in result.stderr
+    step("g", "mkdir -p raw/clean; cp raw/*.csv raw/clean/", "--glob", "raw/*.csv")
+    gd("step", "out", "g", "--dir", "raw/clean")   # the glob does not reach into its output
 
 
 def test_failure_stops_dependents_and_keep_going_runs_the_rest(repo: Path) -> None:
@@ -141,6 +151,17 @@ def test_when_always_and_never_and_force(repo: Path) -> None:
     hidden = gd("status", "-x", "fresh,stale").stdout
     assert "never" in hidden and "always" not in hidden
     assert "unknown step status 'bogus'" in gd("status", "-s", "bogus", check=False).stderr
+
+
+def test_when_always_step_with_outputs_runs_instead_of_being_restored(repo: Path) -> None:
+    step("fetch", "echo fetch >> .ran-log; date +%s%N > latest.txt")
+    gd("step", "update", "fetch", "--when", "always")
+    gd("step", "out", "fetch", "--file", "latest.txt")
+    gd("run")
+    first = (repo / "latest.txt").read_text()
+    result = gd("run")
+    assert ran(repo) == ["fetch", "fetch"] and "restored" not in result.stderr
+    assert (repo / "latest.txt").read_text() != first
 
 
 def test_parallel_with_one_global_bound_and_no_level_barriers(repo: Path) -> None:
@@ -201,6 +222,69 @@ def test_hand_modified_output_is_kept_in_the_cache_before_a_rerun(repo: Path) ->
     assert b"precious edit\n" in [p.read_bytes() for p in cache_objects(repo)]
 
 
+def test_outputs_through_a_symlink_out_of_the_repository_are_refused(repo: Path, tmp_path: Path) -> None:
+    scratch = write(tmp_path / "scratch" / "notes.txt", "a colleague's only copy\n").parent
+    (repo / "features").symlink_to(scratch)
+    step("feat", "echo f > features/feat.bin")
+    result = gd("step", "out", "feat", "--dir", "features", check=False)
+    assert result.returncode == 1
+    assert "refusing output 'features': a symlink leads it outside the repository" in result.stderr
+    write(repo / STEPS / "feat.yaml", "command: echo f > features/feat.bin\noutputs:\n- dir: features\n")
+    gd("trust", "--yes")
+    result = gd("run", check=False)
+    assert result.returncode == 1 and "step 'feat': refusing output 'features'" in result.stderr
+    assert sorted(p.name for p in scratch.iterdir()) == ["notes.txt"]
+    (repo / "features").unlink()
+    outside = write(tmp_path / "outside.txt", "not ours\n")
+    step("made", f"mkdir -p od; ln -s {outside} od/link; echo a > od/a")
+    gd("step", "out", "made", "--dir", "od")
+    result = gd("run", "made", check=False)
+    assert result.returncode == 1 and "refusing output 'od/link'" in result.stderr
+    assert not (repo / ".gitdata/tree/od").exists()
+
+
+def test_overlapping_outputs_are_refused_in_any_pipeline(repo: Path) -> None:
+    step("c", "mkdir -p od/sub; echo c > od/sub/f")
+    gd("step", "out", "c", "--dir", "od")
+    step("d")
+    result = gd("step", "out", "d", "--file", "od/sub/g", check=False)
+    assert result.returncode == 1 and "'od/sub/g' is inside 'od', an output of step 'c'" in result.stderr
+    gd("step", "out", "d", "--file", "dd/d.txt")
+    result = gd("step", "out", "c", "--dir", "dd", check=False)
+    assert result.returncode == 1 and "'dd' holds 'dd/d.txt', an output of step 'd'" in result.stderr
+    gd("pipeline", "new", "p2")
+    gd("step", "new", "-p", "p2", "b", "--command", "echo B > dd/d.txt")
+    result = gd("step", "out", "-p", "p2", "b", "--file", "dd/d.txt", check=False)
+    assert result.returncode == 1
+    assert "'dd/d.txt' is already an output of step 'd' in pipeline 'default'" in result.stderr
+    assert "outputs" not in (repo / ".gitdata/pipelines/p2/b.yaml").read_text()
+    gd("step", "out", "c", "--dir", "od")   # declaring its own output again is fine
+
+
+def test_git_datas_own_files_cannot_be_outputs(repo: Path) -> None:
+    write(repo / "f", "x\n")
+    gd("add", "f")
+    git("commit", "-qm", "f")
+    step("a", "true")
+    for flag, path in (("--dir", ".gitdata/tree"), ("--file", ".gitdata/config")):
+        result = gd("step", "out", "a", flag, path, check=False)
+        assert result.returncode == 1 and f"'{path}' cannot be an output" in result.stderr
+        assert "git rm --cached" not in result.stderr
+
+
+def test_a_directory_output_holds_only_what_the_command_made(repo: Path) -> None:
+    step("d", "mkdir -p outd && echo x > outd/f1 && echo y > outd/f2")
+    gd("step", "out", "d", "--dir", "outd")
+    gd("run")
+    write(repo / "outd" / "f1", "hand edit, only copy\n")
+    gd("step", "update", "d", "--command", "mkdir -p outd && echo x2 > outd/f1")
+    gd("run")
+    assert sorted(p.name for p in (repo / "outd").iterdir()) == ["f1"]
+    manifest = (repo / ".gitdata/tree/outd/%manifest").read_text()
+    assert "f1" in manifest and "f2" not in manifest
+    assert b"hand edit, only copy\n" in [p.read_bytes() for p in cache_objects(repo)]
+
+
 def test_missing_output_fails_the_step(repo: Path) -> None:
     step("lazy", "true")
     gd("step", "out", "lazy", "--file", "never.txt")
@@ -236,6 +320,24 @@ def test_per_step_commit_with_message_summary_and_push(repo: Path, tmp_path: Pat
     committed = git("show", "--name-only", "--format=", "HEAD").stdout.split()
     assert f"{STEPS}/train.yaml" in committed and ".gitdata/tree/%manifest" in committed
     assert git("rev-parse", "HEAD").stdout == git("rev-parse", "main", cwd=remote).stdout
+
+
+def test_run_commit_commits_exactly_what_the_step_recorded(repo: Path) -> None:
+    step("make", "echo x > o.txt; mkdir -p od/sub; echo a > od/a; echo b > od/sub/b")
+    gd("step", "out", "make", "--file", "o.txt", "--dir", "od")
+    git("add", "-A", ".gitdata")
+    git("commit", "-qm", "step")
+    gd("run")                           # records and stages the outputs, no commit
+    write(repo / "unrelated.bin", "staged, not ready to commit\n")
+    gd("add", "unrelated.bin")
+    gd("run", "--commit", "-f", "make")
+    assert gd("cat", "-r", "HEAD", "o.txt").stdout == "x\n"
+    assert gd("cat", "-r", "HEAD", "od/sub/b").stdout == "b\n"
+    committed = git("show", "HEAD:.gitdata/tree/%manifest").stdout + git("show", "HEAD:.gitignore").stdout
+    assert "o.txt" in committed and "/od" in committed and "unrelated.bin" not in committed
+    assert git("status", "--short").stdout.splitlines() == ["M  .gitdata/tree/%manifest", "M  .gitignore"]
+    git("commit", "-qm", "unrelated")
+    assert "unrelated.bin" in git("show", "HEAD:.gitdata/tree/%manifest").stdout
 
 
 def test_run_pushes_outputs_to_the_storage(repo: Path, tmp_path: Path) -> None:
@@ -298,6 +400,9 @@ def test_pipelines_new_update_delete_and_workdir(repo: Path) -> None:
     gd("pipeline", "delete", "p3")
     assert "p3" not in gd("pipeline", "list").stdout
     assert "no pipeline 'nope'" in gd("run", "-p", "nope", check=False).stderr
+    assert "* default (0 step(s))" in gd("pipeline", "list").stdout
+    result = gd("pipeline", "delete", "default", check=False)
+    assert result.returncode == 1 and "pipeline 'default' has no steps; nothing to delete" in result.stderr
 
 
 def test_step_remove_drops_edges(repo: Path) -> None:
@@ -321,6 +426,9 @@ def test_metrics_show_and_diff(repo: Path) -> None:
     assert gd("metrics", "diff").stdout == "m.json\tacc\t0.5 -> 0.75\t+0.25\n"
     diff = json.loads(gd("metrics", "diff", "-r", "HEAD..", "--json").stdout)
     assert diff == [{"path": "m.json", "key": "acc", "old": 0.5, "new": 0.75, "change": 0.25}]
+    result = gd("metrics", "show", "m.json", "nosuch.json", check=False)
+    assert result.returncode == 1 and result.stdout == "m.json\tacc\t0.75\n"
+    assert result.stderr == "git-data: error: nosuch.json does not exist\n"
 
 
 def test_dag_formats(repo: Path) -> None:

@@ -115,10 +115,10 @@ def run(args: argparse.Namespace) -> int:
         for rel, values in found.items():
             for key, value in values.items():
                 output.out(f"{rel}\t{key}\t{value}")
-        for rel in files:
-            if rel not in found:
-                output.warn(f"{rel} does not exist" + (f" at {rev}" if rev else ""))
-        return 0
+        missing = [rel for rel in files if rel not in found]
+        for rel in missing:   # a named file is an error; a declared metric not made yet is not
+            (output.error if args.paths else output.warn)(f"{rel} does not exist" + (f" at {rev}" if rev else ""))
+        return 1 if args.paths and missing else 0
     old_rev, _, new_rev = (args.revisions or "HEAD..").partition("..")
     old = values_at(project, old_rev or "HEAD", files)
     new = values_at(project, new_rev or None, files)

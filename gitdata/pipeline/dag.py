@@ -78,7 +78,10 @@ def build(steps: Iterable[Step]) -> Graph:
             producers[out.path] = (step.name, out.kind == "dir")
 
     def link(up: str, down: str, via: str) -> None:
-        if up == down or up in upstream[down]:
+        if up == down:
+            reads = "" if via == "step" else f" ('{via}' is its output and its dependency)"
+            raise GitDataError(f"the pipeline has a cycle: {up} -> {up}{reads}")
+        if up in upstream[down]:
             return
         upstream[down].add(up)
         downstream[up].add(down)
@@ -93,7 +96,8 @@ def build(steps: Iterable[Step]) -> Graph:
                 link(dep.spec, step.name, "step")
             elif dep.kind in PATH_KINDS:
                 for producer, via in _producers_of(dep, producers):
-                    link(producer, step.name, via)
+                    if producer != step.name or _reads_itself(dep, via):
+                        link(producer, step.name, via)
     graph = Graph(by_name, upstream, downstream, edges)
     topological_order(graph)
     return graph
@@ -115,6 +119,12 @@ def _producers_of(dep: Dep, producers: dict[str, tuple[str, bool]]) -> Iterable[
         for out, (name, _) in producers.items():
             if out != path and is_under(out, path):
                 yield name, out
+
+
+def _reads_itself(dep: Dep, output: str) -> bool:
+    """Whether a step's dependency surely reads its own output. A glob's edge to an
+    output directory is a guess (it orders steps safely), not proof of a cycle."""
+    return dep.kind not in ("glob", "glob-items") or fnmatch.fnmatchcase(output, dep_path(dep))
 
 
 def topological_order(graph: Graph) -> list[str]:

@@ -227,11 +227,13 @@ class Context:
             return None
 
 
-def files_under(workdir: Path, rel: str) -> list[str]:
+def files_under(workdir: Path, rel: str, symlinks: set[str] | None = None) -> list[str]:
+    """The files under a directory; the symlinks among them also go into `symlinks`, when given."""
     from gitdata.ignore import IgnoreRules
     from gitdata.workspace import walk_files
 
-    return sorted(r for r in walk_files(workdir, rel, IgnoreRules(workdir)) if os.path.isfile(workdir / r))
+    return sorted(r for r in walk_files(workdir, rel, IgnoreRules(workdir), symlinks=symlinks)
+                  if os.path.isfile(workdir / r))
 
 
 def glob_files(workdir: Path, pattern: str) -> list[str]:

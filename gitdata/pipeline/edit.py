@@ -111,27 +111,56 @@ def add_deps(repo: GitRepo, pipeline: str, name: str, new: Iterable[Dep]) -> Ste
 
 
 def add_outputs(repo: GitRepo, pipeline: str, name: str, new: Iterable[Output]) -> Step:
+    from gitdata.cache import open_cache
+    from gitdata.pipeline.outputs import refuse_outside
+    from gitdata.project import Project
+
+    new = list(new)
     step = model.load_step(repo.workdir, pipeline, name)
+    refuse_outside(Project(repo, open_cache(repo.data_dir)), step._replace(outputs=tuple(new)))
     outputs = list(step.outputs)
-    producers = {o.path: s.name for s in model.load_steps(repo.workdir, pipeline) if s.name != name
-                 for o in s.outputs}
+    others = _other_outputs(repo.workdir, pipeline, name)
     from gitdata.git import index_paths
 
     in_git = index_paths(repo)
     for out in new:
+        if out.path.split("/")[0] in (".gitdata", ".git"):
+            raise GitDataError(f"'{out.path}' cannot be an output")
         inside = [p for p in in_git if p == out.path or p.startswith(out.path + "/")]
         if inside:
             raise GitDataError(f"'{inside[0]}' is tracked by git; an output is tracked by git-data "
                                f"(stop git tracking it first: git rm --cached {inside[0]})")
-        if out.path in producers:
-            raise GitDataError(f"'{out.path}' is already an output of step '{producers[out.path]}'")
-        if out.path.split("/")[0] in (".gitdata", ".git"):
-            raise GitDataError(f"'{out.path}' cannot be an output")
+        _refuse_overlap(out.path, others)
         outputs = [o for o in outputs if o.path != out.path] + [out]
     step = step._replace(outputs=tuple(outputs))
     _check_graph(repo.workdir, pipeline, step)
     model.save_step(repo.workdir, step)
     return step
+
+
+def _other_outputs(workdir: Path, pipeline: str, name: str) -> dict[str, str]:
+    """Every other step's outputs, in every pipeline: path -> who makes it."""
+    owners = {}
+    for other_pipeline in model.pipeline_names(workdir):
+        where = "" if other_pipeline == pipeline else f" in pipeline '{other_pipeline}'"
+        for other in model.load_steps(workdir, other_pipeline):
+            if other_pipeline != pipeline or other.name != name:
+                owners.update({o.path: f"step '{other.name}'{where}" for o in other.outputs})
+    return owners
+
+
+def _refuse_overlap(path: str, others: dict[str, str]) -> None:
+    """Two steps never make the same file: each would keep restoring its version over
+    the other's, and neither would ever be up to date."""
+    from gitdata.paths import is_under
+
+    for other, owner in sorted(others.items()):
+        if other == path:
+            raise GitDataError(f"'{path}' is already an output of {owner}")
+        if is_under(path, other):
+            raise GitDataError(f"'{path}' is inside '{other}', an output of {owner}")
+        if is_under(other, path):
+            raise GitDataError(f"'{path}' holds '{other}', an output of {owner}")
 
 
 # -- pipelines -------------------------------------------------------------------------------
@@ -145,6 +174,8 @@ def new_pipeline(workdir: Path, name: str, pipeline_workdir: str = "") -> None:
 
 def delete_pipeline(workdir: Path, name: str) -> int:
     if not model.pipeline_exists(workdir, name):
+        if name == model.default_pipeline(workdir):   # listed, but has nothing on disk yet
+            raise GitDataError(f"pipeline '{name}' has no steps; nothing to delete")
         raise GitDataError(f"no pipeline '{name}'")
     count = len(model.step_files(workdir, name))
     shutil.rmtree(model.pipelines_root(workdir) / name)

@@ -7,20 +7,17 @@ The run cache remembers, locally, which outputs each (command, inputs) produced:
 from __future__ import annotations
 
 import json
-import os
-import stat
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
 from gitdata.errors import GitDataError
-from gitdata.paths import ensure_inside, is_under
+from gitdata.paths import ensure_inside, is_under, leads_outside
 from gitdata.pipeline.model import Step
 from gitdata.project import Project
 
 
 class Recorded(NamedTuple):
     outputs: dict[str, str]     # output file -> digest
-    staged: list[str]           # manifests and .gitignore files written
 
 
 class Settings(NamedTuple):
@@ -35,11 +32,33 @@ def settings(project: Project) -> Settings:
     return Settings(config.hash_algorithm(project.repo), method)
 
 
+def refuse_outside(project: Project, step: Step) -> None:
+    """Outputs are recorded, overwritten and cleaned: never through a symlink that leads
+    out of the worktree (an output directory linked to a scratch disk would swallow the
+    files others keep there, then delete them). A file may be a symlink into the cache
+    (the symlink checkout method); a directory may not."""
+    from gitdata.pipeline.deps import files_under
+
+    def refuse(rel: str) -> GitDataError:
+        return GitDataError(f"refusing output '{rel}': a symlink leads it outside the repository")
+
+    for out in step.outputs:
+        if leads_outside(project.workdir, out.path, *(() if out.kind == "dir" else (project.cache.root,))):
+            raise refuse(out.path)
+        if out.kind == "dir" and (project.workdir / out.path).is_dir():
+            links: set[str] = set()
+            files_under(project.workdir, out.path, links)
+            outside = sorted(rel for rel in links if leads_outside(project.workdir, rel, project.cache.root))
+            if outside:
+                raise refuse(outside[0])
+
+
 def expand(project: Project, step: Step) -> tuple[list[str], list[str]]:
     """(output files as they are now, output directories); a declared output that is
     not there is an error: the command did not do what the step says."""
     from gitdata.pipeline.deps import files_under
 
+    refuse_outside(project, step)
     files: list[str] = []
     dirs: list[str] = []
     for out in step.outputs:
@@ -72,9 +91,9 @@ def record(project: Project, step: Step, config: Settings) -> Recorded:
     new_dirs = [d for d in dirs if d not in tracked.whole_dirs]
     new_files = [r for r in files if r not in tracked.files]
     ignore = [t for t in ignore_targets(new_files, dirs) if t not in tracked.whole_dirs]
-    staged = record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
+    record_manifests(project, changes, whole_add=new_dirs, ignore=ignore)
     digests = {rel: (changes.get(rel) or tracked.files[rel]).digest for rel in files}  # type: ignore[union-attr]
-    return Recorded(compact(project, step, digests, config.algorithm), staged)
+    return Recorded(compact(project, step, digests, config.algorithm))
 
 
 def compact(project: Project, step: Step, digests: dict[str, str], algorithm: str) -> dict[str, str]:
@@ -157,25 +176,12 @@ def protect(project: Project, current: Mapping[str, str | None], algorithm: str)
     return carried
 
 
-def unlink_cache_links(project: Project, files: Iterable[str]) -> list[str]:
-    """Remove the output files kept as links into the cache (symlink or hardlink method)
-    before a command runs: it would write through them into the cache objects, the
-    recorded versions' only copies (a link's bytes are in the cache already, and protect()
-    has carried in anything written through one before). Returns the files removed."""
-    from gitdata.workspace import links_to_cache
-
-    tracked = project.tracked()
-    cache_root = os.path.realpath(project.cache.root) + os.sep
-    removed = []
+def clear(project: Project, files: Iterable[str]) -> None:
+    """Remove the output files before the command runs (like DVC), once `protect` put
+    their bytes in the cache: what is recorded afterwards is only what this command
+    made, never a file an earlier command left in an output directory."""
     for rel in files:
-        path = str(ensure_inside(project.workdir, rel))
-        st = os.lstat(path)
-        entry = tracked.files.get(rel)
-        if (os.path.realpath(path).startswith(cache_root) if stat.S_ISLNK(st.st_mode)
-                else entry is not None and st.st_nlink > 1 and links_to_cache(path, st, entry, project.cache)):
-            os.unlink(path)
-            removed.append(rel)
-    return removed
+        (project.workdir / rel).unlink(missing_ok=True)
 
 
 def restorable(project: Project, files: dict[str, str] | None) -> bool:

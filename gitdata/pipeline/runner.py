@@ -210,17 +210,18 @@ class Runner:
             self.would_run.add(name)
             self.outcomes[name] = Outcome(name, "would-run", reasons)
             return None
+        outs.refuse_outside(self.project, step)   # before anything restores, overwrites or cleans
         if verdict.missing_deps:
             self._fail(name, f"dependency '{verdict.missing_deps[0]}' does not exist (and no step made it)", reasons)
             return None
-        if step.outputs and not forced and not self.options.no_restore and self._try_restore(step, verdict):
+        if self._may_restore(step, forced) and self._try_restore(step, verdict):
             return None
         from gitdata.trust import require_trusted
 
         try:
             require_trusted(self.project.repo, step.command, f"step '{step.id}'")
             outs.protect(self.project, verdict.output_files, self.ctx.algorithm)
-            outs.unlink_cache_links(self.project, verdict.output_files)
+            outs.clear(self.project, verdict.output_files)
         except GitDataError as exc:
             self._fail(name, str(exc), reasons)
             return None
@@ -232,6 +233,11 @@ class Runner:
         if self._settings is None:
             self._settings = outs.settings(self.project)
         return self._settings
+
+    def _may_restore(self, step: Step, forced: bool) -> bool:
+        """Restoring stands in for running only when the outputs are a function of the
+        recorded inputs; `when: always` says they are not (fetch-latest, side effects)."""
+        return bool(step.outputs) and not forced and not self.options.no_restore and step.when != "always"
 
     def _try_restore(self, step: Step, verdict: freshness.Verdict) -> bool:
         candidates: list[dict[str, str] | None] = []
@@ -301,7 +307,7 @@ class Runner:
         if summary:
             output.out(f"{name}: {summary}")
         try:
-            self._commit_and_push(step, recorded.staged if recorded else [], summary)
+            self._commit_and_push(step, summary)
         except GitDataError as exc:
             self._fail(name, f"step '{name}' ran, but: {exc}", verdict.reasons, executed.seconds)
 
@@ -314,7 +320,7 @@ class Runner:
 
     # -- commits and pushes ---------------------------------------------------------------
 
-    def _commit_and_push(self, step: Step, staged: list[str], summary: str) -> None:
+    def _commit_and_push(self, step: Step, summary: str) -> None:
         wanted = self.options.commit
         if wanted is None:
             wanted = step.commit if step.commit is not None else self.default_commit
@@ -322,10 +328,10 @@ class Runner:
             message = _read_env_file(self.tmp / f"{step.name}.commit") or f"git data run: {step.id}"
             if summary:
                 message += "\n\n" + summary
-            from gitdata import git
+            from gitdata.autocommit import commit_records
 
             try:
-                oid = git.commit_paths(self.project.repo, [step.relpath, *staged], message + "\n")
+                oid = commit_records(self.project, [o.path for o in step.outputs], [step.relpath], message + "\n")
                 output.info(f"committed {oid[:10]}: {message.splitlines()[0]}")
             except GitDataError as exc:
                 if "nothing to commit" not in str(exc):
