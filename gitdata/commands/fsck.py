@@ -165,8 +165,12 @@ def missing_objects(project: Project, referenced: dict[str, str], storage_name: 
 
         name = storage_name or transfer.default_storage_name(project)
         if name is not None:
-            present = transfer.open_named_storage(project, name).exists(missing)
-            missing = [d for d in missing if d not in present]
-            where = f"the cache nor storage '{name}'"
+            try:
+                present = transfer.open_named_storage(project, name).exists(missing)
+            except GitDataError as exc:   # fsck reports what it can; the storage's problem is one line
+                output.warn(f"{exc}; objects missing from the cache were not looked for there")
+            else:
+                missing = [d for d in missing if d not in present]
+                where = f"the cache nor storage '{name}'"
     return [Problem("missing", referenced[d], f"object {d} is in neither {where}" if where != "the cache"
-                    else f"object {d} is not in the cache (no storage to look in)") for d in missing]
+                    else f"object {d} is not in the cache") for d in missing]
