@@ -3,6 +3,7 @@ seen clean) speed commands up but must never change an answer: stale, foreign or
 damaged caches are ignored."""
 from __future__ import annotations
 
+import itertools
 import json
 import marshal
 import os
@@ -13,19 +14,26 @@ from tests.testing.helpers import gd, git, write
 LONG_AGO = 1_600_000_000
 
 
-def backdate(root: Path) -> None:
-    """Make every file old enough for the caches to keep it (they skip racy files)."""
+_moments = itertools.count(LONG_AGO, 10)
+
+
+def backdate(root: Path) -> int:
+    """Make every file written since the last call old enough for the caches to keep it
+    (they skip racy files). Each call picks a later moment, as real time would: a file
+    rewritten with the same size and a reused inode must not get the very stat it had."""
+    moment = next(_moments)
     for path in root.rglob("*"):
-        if path.is_file() and ".git" not in path.relative_to(root).parts[:1]:
-            os.utime(path, (LONG_AGO, LONG_AGO))
+        if path.is_file() and ".git" not in path.relative_to(root).parts[:1] and path.stat().st_mtime > moment:
+            os.utime(path, (moment, moment))
+    return moment
 
 
 def settle(repo: Path) -> None:
     """backdate(), and the cache's object directories too: only then is the clean memo kept."""
-    backdate(repo)
+    moment = backdate(repo)
     for directory in (repo / ".git" / "data" / "cache").rglob("*"):
-        if directory.is_dir():
-            os.utime(directory, (LONG_AGO, LONG_AGO))
+        if directory.is_dir() and directory.stat().st_mtime > moment:
+            os.utime(directory, (moment, moment))
 
 
 def clean_memo(repo: Path) -> Path:
