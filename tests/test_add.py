@@ -232,3 +232,59 @@ def test_big_file_on_a_block_sharing_file_system_is_cloned_into_the_cache(xfs_di
     (repo / "big.bin").unlink()
     gd("checkout", "big.bin")
     assert (repo / "big.bin").read_bytes() == content
+
+
+def _restored_elsewhere(repo: Path, tmp_path: Path) -> Path:
+    """A second worktree of HEAD (sharing the cache), brought to its manifests."""
+    git("commit", "-qm", "state")
+    other = tmp_path / "other"
+    git("worktree", "add", "-q", str(other))
+    gd("checkout", cwd=other)
+    return other
+
+
+def test_a_directory_replacing_a_tracked_file_replaces_it(repo: Path, tmp_path: Path) -> None:
+    write(repo / "x", "file\n")
+    gd("add", "x")
+    (repo / "x").unlink()
+    write(repo / "x" / "inner", "inner\n")
+    result = gd("add", "x")
+    assert "1 deleted file(s) untracked" in result.stderr
+    assert list(_ls(repo)) == ["x/inner"]
+    assert (_restored_elsewhere(repo, tmp_path) / "x" / "inner").read_text() == "inner\n"
+
+
+def test_a_file_below_a_tracked_file_replaces_it(repo: Path, tmp_path: Path) -> None:
+    write(repo / "x", "file\n")
+    gd("add", "x")
+    (repo / "x").unlink()
+    write(repo / "x" / "inner", "inner\n")
+    gd("add", "x/inner")
+    assert list(_ls(repo)) == ["x/inner"]
+    assert not (repo / ".gitignore").exists()   # '/x' would hide x/.gitignore from git
+    assert (_restored_elsewhere(repo, tmp_path) / "x" / "inner").read_text() == "inner\n"
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_file_replacing_a_tracked_directory_replaces_it(repo: Path, tmp_path: Path, whole: bool) -> None:
+    write(repo / "d" / "y", "y\n")
+    gd("add", "d" if whole else "d/y")
+    git("commit", "-qm", "directory")
+    shutil.rmtree(repo / "d")
+    write(repo / "d", "file\n")
+    gd("add", "d")
+    assert list(_ls(repo)) == ["d"]
+    assert not (repo / ".gitdata" / "tree" / "d").exists()   # nor is d marked as added whole
+    assert not any(p.startswith("d/") for p in git("ls-files").stdout.split())   # d/.gitignore left git too
+    assert (_restored_elsewhere(repo, tmp_path) / "d").read_text() == "file\n"
+
+
+def test_a_directory_replacing_a_file_git_tracks(repo: Path, tmp_path: Path) -> None:
+    write(repo / "g", "git's file\n")
+    git("add", "g")
+    git("commit", "-qm", "g")
+    (repo / "g").unlink()
+    write(repo / "g" / "in", "data\n")
+    gd("add", "g/in")
+    assert "g" not in git("ls-files").stdout.split()
+    assert (_restored_elsewhere(repo, tmp_path) / "g" / "in").read_text() == "data\n"

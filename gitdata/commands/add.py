@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Iterable
+from typing import Collection, Iterable
 
 from gitdata import config, git, output
 from gitdata.errors import GitDataError
@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[list[str], list[str], list[str]]:
-    """(files to add, directories added whole, git-tracked files taken over)."""
+def expand(project: Project, rels: list[str], include_git_files: bool,
+           in_git: set[str]) -> tuple[list[str], list[str], list[str]]:
+    """(files to add, directories added whole, git-tracked files taken over); `in_git`:
+    the paths in git's index."""
     rules = IgnoreRules(project.workdir)
     files: list[str] = []
     whole_dirs = []
@@ -61,7 +63,6 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
             files.append(rel)
             maybe_links.add(rel)
     files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
-    in_git = git.index_paths(project.repo)
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
         for rel in taken:
@@ -90,7 +91,8 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
         include_git_files: bool = False, commit: bool = False, message: str | None = None) -> list[str]:
     """Track these paths; returns the files staged in git's index."""
     check_method(method)
-    files, whole_dirs, taken = expand(project, rels, include_git_files)
+    in_git = git.index_paths(project.repo)
+    files, whole_dirs, taken = expand(project, rels, include_git_files, in_git)
     tracked = project.tracked()
     algorithm = config.hash_algorithm(project.repo)
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
@@ -101,9 +103,19 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     # manifest (their content stays in the cache).
     for rel in _deleted_under(project, tracked, whole_dirs, files):
         changes[rel] = None
+    # As in git's index, a path is a file or a directory, never both: a file now
+    # standing where a directory was (or the reverse) replaces what was tracked there.
+    replaced = conflicting(tracked.files.keys(), files, whole_dirs)
+    replaced_dirs = conflicting(tracked.whole_dirs, files, whole_dirs, known_are_dirs=True)
+    for rel in replaced:
+        changes[rel] = None
+    gone_from_git = sorted(conflicting(in_git, files, whole_dirs))
+    if gone_from_git:   # first: git's index refuses x/.gitignore while it holds the file x
+        git.remove_from_index(project.repo, gone_from_git)
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
-    staged = record(project, changes, whole_add=new_whole,
-                    ignore=ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs))
+    ignore = ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs)
+    staged = gone_from_git + record(project, changes, whole_add=new_whole, whole_remove=replaced_dirs,
+                                    ignore=ignore, unignore=sorted((replaced | replaced_dirs) - set(ignore)))
     if taken:
         git.remove_from_index(project.repo, taken)
         staged += taken
@@ -119,6 +131,32 @@ def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str], fo
     unseen = tracked.files.keys() - set(found)   # usually none: cheaper than walking the tracked list
     return sorted(rel for rel in unseen if any(is_under(rel, d) for d in whole_dirs)
                   and not os.path.lexists(f"{project.workdir}{os.sep}{rel}"))
+
+
+def conflicting(known: Collection[str], files: Iterable[str], dirs: Iterable[str],
+                known_are_dirs: bool = False) -> set[str]:
+    """The paths among `known` (files, or directories with `known_are_dirs`) that cannot
+    stay beside these files and directories: a known file where a directory is needed
+    (x, for x/inner or for the directory x), and whatever is known inside a path that
+    is now a file (d/y, or the directory d, for the file d)."""
+    files = set(files)
+    needed_dirs = {parent_dir(rel) for rel in files} | set(dirs)
+    found = set() if known_are_dirs else {d for d in _with_ancestors(needed_dirs) if d in known}
+    known_dirs = set(known) if known_are_dirs else {parent_dir(rel) for rel in known}
+    now_files = {d for d in _with_ancestors(known_dirs) if d in files}
+    if now_files:   # rare: only then look at every known path
+        found |= {rel for rel in known if any(is_under(rel, f) for f in now_files)}
+    return found
+
+
+def _with_ancestors(directories: Iterable[str]) -> set[str]:
+    """These directories and every directory above them (not the root, '')."""
+    found: set[str] = set()
+    for directory in directories:
+        while directory and directory not in found:
+            found.add(directory)
+            directory = parent_dir(directory)
+    return found
 
 
 def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:
