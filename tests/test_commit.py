@@ -54,3 +54,21 @@ def test_commit_leaves_git_tracked_files_in_data_directories_to_git(repo: Path) 
     gd("commit")
     assert set(_ls(repo)) == {"d/data.bin"}
     assert "d/README.md" in git("ls-files").stdout.split()
+
+
+def test_commit_of_a_tracked_file_that_became_a_directory(repo: Path) -> None:
+    write(repo / "x", "file\n")
+    write(repo / "w" / "x", "file in w\n")
+    gd("add", "x", "w")
+    for path in (repo / "x", repo / "w" / "x"):
+        path.unlink()
+        write(path / "inner", "inner\n")
+    for args in (["commit"], ["commit", "x"]):
+        result = gd(*args)
+        assert "x is a directory now, where a file is tracked; 'git data add x' tracks the directory instead" \
+            in result.stderr
+    # inside a directory tracked whole, the directory's files are new files of it
+    assert set(_ls(repo)) == {"x", "w/x/inner"}
+    assert _ls(repo)["x"]["status"] == "modified"
+    gd("add", "x")
+    assert set(_ls(repo)) == {"x/inner", "w/x/inner"}
