@@ -307,6 +307,11 @@ class RecheckResult(NamedTuple):
     restored: list[str]
     kept: list[str]            # modified files whose content exists nowhere else
     unavailable: list[str]     # the object is not in the cache
+    blocked: list[str]         # a directory stands where the file goes: never replaced
+
+
+BLOCKED = ("a directory stands where a file is tracked; kept as it is, even by --force (move it away and "
+           "run 'git data checkout', or 'git data add' it to track the directory instead)")
 
 
 def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: StatCache,
@@ -330,6 +335,8 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
         if entry.digest in absent:
             return "unavailable", None
         safe_dirs.check(rel)
+        if state == MODIFIED and st is not None and stat.S_ISDIR(st.st_mode):
+            return "blocked", None   # its files may exist nowhere else, and their names nowhere at all
         if state == MODIFIED:
             vouched = stats.lookup(rel, st) if st is not None else None
             if not _content_is_safe(Path(target), entry, cache, force, vouched):
@@ -340,7 +347,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             used, copy_st = placed
         else:
             if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
-                return "kept", None   # a directory where the file was is never replaced
+                return "blocked", None   # made since we looked
             used, copy_st = materialise(obj, target, wanted, entry.executable), None
         if used in ("copy", "reflink"):
             return "restored", key_of(copy_st or os.stat(target))
@@ -352,7 +359,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
                          if key is not None), read_after=math.inf)
     stats.flush()
     return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == kind]
-                           for kind in ("restored", "kept", "unavailable")))
+                           for kind in ("restored", "kept", "unavailable", "blocked")))
 
 
 class SafeDirs:
