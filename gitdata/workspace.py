@@ -225,9 +225,10 @@ def compare_and_stats(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry
 
 def walk_files(workdir: Path, directory: str, rules: IgnoreRules, known: Mapping[str, Collection[str]] | None = None,
                symlinks: set[str] | None = None, known_are_files: bool = False) -> list[str]:
-    """Repo-relative paths of the regular files and symlinks under a directory, minus ignored
-    ones and minus `known` names (directory -> file names), which cost one set lookup each.
-    The symlinks among them are also put in `symlinks`, when given (free: no extra stat).
+    """Repo-relative paths of the regular files and symlinks (but those to directories)
+    under a directory, minus ignored ones and minus `known` names (directory -> file names),
+    which cost one set lookup each. Every symlink found (those to directories too) is put
+    in `symlinks`, when given.
     With `known_are_files` (the caller has just seen each known name as a file), a
     directory holding as many entries as known names holds nothing else."""
     found: list[str] = []
@@ -265,7 +266,8 @@ def _walk(workdir: str, directory: str, rules: IgnoreRules, known: Mapping[str, 
         elif item.is_symlink() and not ignored(rel, name):
             if symlinks is not None:
                 symlinks.add(rel)
-            found.append(rel)
+            if not item.is_dir():   # a link to a directory is no file (and may lead in circles)
+                found.append(rel)
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:

@@ -50,7 +50,9 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         path = project.workdir / rel
         if not os.path.lexists(path):
             raise GitDataError(f"pathspec '{rel}' did not match any files")
-        if path.is_dir() and not path.is_symlink():
+        if path.is_symlink() and path.is_dir():
+            raise GitDataError(_linked_directory(project, rel))
+        if path.is_dir():
             if rel == "" or rules.ignored(rel, is_dir=True):
                 raise GitDataError(f"'{rel or '.'}' cannot be tracked as a whole; add the directories inside it")
             whole_dirs.append(rel)
@@ -62,6 +64,8 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         else:
             files.append(rel)
             maybe_links.add(rel)
+    for rel in sorted(maybe_links.difference(files)):   # the walks leave out links to directories
+        output.warn(f"'{rel}' is a symbolic link to a directory; skipped")
     files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
@@ -70,6 +74,15 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         files = [rel for rel in files if rel not in in_git]
         taken = []
     return files, whole_dirs, taken
+
+
+def _linked_directory(project: Project, rel: str) -> str:
+    """Why a symlink to a directory, named directly, is not added (git would add the link)."""
+    target = os.path.realpath(f"{project.workdir}{os.sep}{rel}")
+    if not target.startswith(f"{project.workdir}{os.sep}"):
+        return f"'{rel}' is a symbolic link to a directory outside the repository; it cannot be tracked"
+    real = os.path.relpath(target, project.workdir).replace(os.sep, "/")
+    return f"'{rel}' is a symbolic link to the directory '{real}'; add '{real}' instead"
 
 
 def _inside(project: Project, rel: str) -> bool:
