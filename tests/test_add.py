@@ -304,3 +304,15 @@ def test_add_of_a_symlink_to_a_directory(repo: Path) -> None:
     assert "Nothing to report" in gd("status").stdout
     assert "recorded 0 change(s)" in gd("commit").stderr
 
+
+def test_add_beyond_a_symlinked_directory_is_refused_before_writing_anything(repo: Path) -> None:
+    write(repo / "d" / "sub" / "x", "x\n")
+    os.symlink("d", repo / "dlnk")
+    before = git("status", "--porcelain", "--untracked-files=all").stdout
+    for args in (["dlnk/sub/x"], ["dlnk/sub"], ["d/sub/x", "dlnk/sub/x"]):
+        result = gd("add", *args, check=False)
+        assert (result.returncode, result.stderr) == (
+            1, f"git-data: error: '{args[-1]}' is beyond a symbolic link ('dlnk')\n")
+    assert git("status", "--porcelain", "--untracked-files=all").stdout == before
+    assert not (repo / "d" / "sub" / ".gitignore").exists() and not (repo / ".gitdata" / "tree" / "d").exists()
+    assert list(_ls(repo)) == []

@@ -42,6 +42,7 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
            in_git: set[str]) -> tuple[list[str], list[str], list[str]]:
     """(files to add, directories added whole, git-tracked files taken over); `in_git`:
     the paths in git's index."""
+    refuse_beyond_links(project, rels)
     rules = IgnoreRules(project.workdir)
     files: list[str] = []
     whole_dirs = []
@@ -74,6 +75,22 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         files = [rel for rel in files if rel not in in_git]
         taken = []
     return files, whole_dirs, taken
+
+
+def refuse_beyond_links(project: Project, rels: list[str]) -> None:
+    """As git does: nothing is added through a symlinked directory, where the manifest
+    and .gitignore would be written through the link (at another path than the data's)."""
+    fine = {""}
+    for rel in rels:
+        directory = parent_dir(rel)
+        above = []
+        while directory not in fine:
+            above.append(directory)
+            directory = parent_dir(directory)
+        for directory in reversed(above):   # from the top: name the first link
+            if os.path.islink(f"{project.workdir}{os.sep}{directory}"):
+                raise GitDataError(f"'{rel}' is beyond a symbolic link ('{directory}')")
+            fine.add(directory)
 
 
 def _linked_directory(project: Project, rel: str) -> str:
