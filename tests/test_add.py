@@ -89,8 +89,11 @@ def test_add_skips_gitdataignore_and_git_files_unless_asked(repo: Path) -> None:
     write(repo / "d" / "junk.tmp", "j")
     write(repo / "d" / "code.py", "print()")
     git("add", "d/code.py")
-    gd("add", "d")
+    walked = gd("add", "d")
+    assert "code.py" not in walked.stderr   # found in a walk: no noise
     assert list(_ls(repo)) == ["d/keep.bin"]   # and code.py is not reported as untracked data
+    named = gd("add", "d/code.py")
+    assert "git-data: warning: 'd/code.py' is tracked by git; skipped (see --include-git-files)" in named.stderr
     single = gd("add", "d/junk.tmp")
     assert "'d/junk.tmp' is ignored by .gitdataignore:2:*.tmp; skipped" in single.stderr
     gd("add", "--include-git-files", "d/code.py")

@@ -70,8 +70,10 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
     files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
-        for rel in taken:
-            output.verbose(f"'{rel}' is tracked by git; skipped (see --include-git-files)")
+        named = set(rels)
+        for rel in taken:   # a warning for what was named, as for ignored files; found in a walk, chatter
+            say = output.warn if rel in named else output.verbose
+            say(f"'{rel}' is tracked by git; skipped (see --include-git-files)")
         files = [rel for rel in files if rel not in in_git]
         taken = []
     return files, whole_dirs, taken
