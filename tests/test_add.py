@@ -108,8 +108,36 @@ def test_add_commit_touches_nothing_else_staged(repo: Path) -> None:
     gd("add", "data.bin", "--commit", "-m", "data only")
     log = git("log", "--format=%s", "--name-only", "-1").stdout.split("\n")
     assert log[0] == "data only"
+    # and git-data's own set-up files, staged by init and never committed: a clone needs them
+    assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore", ".gitdata/config",
+                                          ".gitdataignore"}
+    assert git("diff", "--cached", "--name-only").stdout.split() == ["README"]   # still staged
+    write(repo / "more.bin", "more")
+    with open(repo / ".gitdataignore", "a") as handle:
+        handle.write("*.tmp\n")
+    git("add", ".gitdataignore")
+    gd("add", "more.bin", "--commit")   # once committed, a set-up file is the user's to commit
+    log = git("log", "--format=%s", "--name-only", "-1").stdout.split("\n")
     assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore"}
-    assert "README" in git("diff", "--cached", "--name-only").stdout.split()   # still staged
+
+
+def test_a_clone_of_the_first_add_commit_is_initialised(repo: Path, tmp_path: Path) -> None:
+    write(repo / "a", "a\n")
+    gd("add", "a", "--commit")
+    git("clone", "-q", str(repo), str(tmp_path / "clone"))
+    assert "a" in gd("status", cwd=tmp_path / "clone").stdout
+
+
+@pytest.mark.parametrize("command", [["add", "a"], ["commit"], ["update"], ["import-url", "http://127.0.0.1:9/a"],
+                                     ["import", "../elsewhere", "a"]])
+def test_a_message_without_commit_is_a_usage_error(repo: Path, command: list[str]) -> None:
+    write(repo / "a", "a\n")
+    result = gd(*command, "-m", "lost words", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("git-data: error: -m/--message needs --commit")
+    assert len(result.stderr.splitlines()) == 1
+    assert git("status", "--porcelain").stdout.split("\n")[:-1] == ["A  .gitdata/config", "A  .gitdataignore",
+                                                                   "?? a"]   # nothing done
 
 
 def test_add_odd_file_names(repo: Path) -> None:
