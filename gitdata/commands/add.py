@@ -52,8 +52,8 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         if not os.path.lexists(path):
             raise GitDataError(f"pathspec '{rel}' did not match any files")
         if path.is_symlink() and path.is_dir():
-            raise GitDataError(_linked_directory(project, rel))
-        if path.is_dir():
+            maybe_links.add(rel)   # no file, and no directory to walk: reported below
+        elif path.is_dir():
             if rel == "" or rules.ignored(rel, is_dir=True):
                 raise GitDataError(f"'{rel or '.'}' cannot be tracked as a whole; add the directories inside it")
             whole_dirs.append(rel)
@@ -65,8 +65,8 @@ def expand(project: Project, rels: list[str], include_git_files: bool,
         else:
             files.append(rel)
             maybe_links.add(rel)
-    for rel in sorted(maybe_links.difference(files)):   # the walks leave out links to directories
-        output.warn(f"'{rel}' is a symbolic link to a directory; skipped")
+    for rel in sorted(maybe_links.difference(files)):   # links to directories
+        output.warn(_linked_directory(project, rel))
     files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
@@ -96,12 +96,13 @@ def refuse_beyond_links(project: Project, rels: list[str]) -> None:
 
 
 def _linked_directory(project: Project, rel: str) -> str:
-    """Why a symlink to a directory, named directly, is not added (git would add the link)."""
+    """Why a symlink to a directory is skipped: git-data tracks files, and following
+    it would track the same files twice (or in circles)."""
     target = os.path.realpath(f"{project.workdir}{os.sep}{rel}")
     if not target.startswith(f"{project.workdir}{os.sep}"):
-        return f"'{rel}' is a symbolic link to a directory outside the repository; it cannot be tracked"
+        return f"'{rel}' is a symlink leading outside the repository; skipped"
     real = os.path.relpath(target, project.workdir).replace(os.sep, "/")
-    return f"'{rel}' is a symbolic link to the directory '{real}'; add '{real}' instead"
+    return f"'{rel}' is a symbolic link to the directory '{real}'; skipped (add '{real}' itself)"
 
 
 def _inside(project: Project, rel: str) -> bool:
