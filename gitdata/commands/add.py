@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Collection, Iterable
+from typing import Iterable, NamedTuple
 
 from gitdata import config, git, output
 from gitdata.errors import GitDataError
 from gitdata.ignore import IgnoreRules
-from gitdata.manifest import Entry, Tracked
+from gitdata.manifest import Entry, Tracked, manifest_path
 from gitdata.paths import is_under, parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import cache_files, check_method, commit_if_asked, ignore_targets, record
@@ -136,19 +136,16 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     # manifest (their content stays in the cache).
     for rel in _deleted_under(project, tracked, whole_dirs, files):
         changes[rel] = None
-    # As in git's index, a path is a file or a directory, never both: a file now
-    # standing where a directory was (or the reverse) replaces what was tracked there.
-    replaced = conflicting(tracked.files.keys(), files, whole_dirs)
-    replaced_dirs = conflicting(tracked.whole_dirs, files, whole_dirs, known_are_dirs=True)
-    for rel in replaced:
+    replaced = replaced_by(project, tracked, in_git, [rel for rel in files if rel not in tracked.files], whole_dirs)
+    for rel in replaced.files:
         changes[rel] = None
-    gone_from_git = sorted(conflicting(in_git, files, whole_dirs))
-    if gone_from_git:   # first: git's index refuses x/.gitignore while it holds the file x
-        git.remove_from_index(project.repo, gone_from_git)
+    if replaced.in_git:   # first: git's index refuses x/.gitignore while it holds the file x
+        git.remove_from_index(project.repo, replaced.in_git)
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
     ignore = ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs)
-    staged = gone_from_git + record(project, changes, whole_add=new_whole, whole_remove=replaced_dirs,
-                                    ignore=ignore, unignore=sorted((replaced | replaced_dirs) - set(ignore)))
+    unignore = sorted((replaced.files | replaced.whole_dirs) - set(ignore))
+    staged = replaced.in_git + record(project, changes, whole_add=new_whole, whole_remove=replaced.whole_dirs,
+                                      ignore=ignore, unignore=unignore)
     if taken:
         git.remove_from_index(project.repo, taken)
         staged += taken
@@ -166,20 +163,38 @@ def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str], fo
                   and not os.path.lexists(f"{project.workdir}{os.sep}{rel}"))
 
 
-def conflicting(known: Collection[str], files: Iterable[str], dirs: Iterable[str],
-                known_are_dirs: bool = False) -> set[str]:
-    """The paths among `known` (files, or directories with `known_are_dirs`) that cannot
-    stay beside these files and directories: a known file where a directory is needed
-    (x, for x/inner or for the directory x), and whatever is known inside a path that
-    is now a file (d/y, or the directory d, for the file d)."""
-    files = set(files)
-    needed_dirs = {parent_dir(rel) for rel in files} | set(dirs)
-    found = set() if known_are_dirs else {d for d in _with_ancestors(needed_dirs) if d in known}
-    known_dirs = set(known) if known_are_dirs else {parent_dir(rel) for rel in known}
-    now_files = {d for d in _with_ancestors(known_dirs) if d in files}
-    if now_files:   # rare: only then look at every known path
-        found |= {rel for rel in known if any(is_under(rel, f) for f in now_files)}
-    return found
+class Replaced(NamedTuple):
+    files: set[str]        # tracked files that stop being tracked
+    whole_dirs: set[str]   # directories no longer tracked whole
+    in_git: list[str]      # paths that leave git's index
+
+
+def replaced_by(project: Project, tracked: Tracked, in_git: set[str], new_files: list[str],
+                dirs: list[str]) -> Replaced:
+    """As in git's index, a path is a file or a directory, never both: what adding these
+    (untracked) files and directories replaces. A file where a directory is now needed
+    (x, for x/inner or the directory x), and what was inside a path that is a file now
+    (d/y, the directory d tracked whole, and git-data's d/.gitignore, for the file d)."""
+    needed_dirs = _with_ancestors({parent_dir(rel) for rel in new_files} | set(dirs))
+    were_dirs = _were_directories(project, new_files)
+    return Replaced({d for d in needed_dirs if d in tracked.files} | _inside_any(tracked.files, were_dirs),
+                    {d for d in tracked.whole_dirs if any(is_under(d, f) for f in were_dirs)},
+                    sorted({d for d in needed_dirs if d in in_git} | _inside_any(in_git, were_dirs)))
+
+
+def _were_directories(project: Project, new_files: list[str]) -> set[str]:
+    """The new files standing where git-data tracks a directory: those with a manifest
+    directory under .gitdata/tree (one stat each, beside reading them)."""
+    prefix = f"{project.workdir}{os.sep}"
+    return {rel for rel in new_files if os.path.isdir(prefix + parent_dir(manifest_path(rel)))}
+
+
+def _inside_any(known: Iterable[str], directories: set[str]) -> set[str]:
+    """The known paths inside these directories (a pass over all of them, so only when
+    there are any: rarely)."""
+    if not directories:
+        return set()
+    return {rel for rel in known if any(rel.startswith(d + "/") for d in directories)}
 
 
 def _with_ancestors(directories: Iterable[str]) -> set[str]:
