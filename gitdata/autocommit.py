@@ -111,12 +111,21 @@ def run_with(project: Project, args: argparse.Namespace, action: Callable[[bool]
              default_message: str) -> list[str]:
     """Run `action(commit)` (which records and returns the staged paths) honouring
     --commit, --to-branch and --from-ref."""
+    check_options(args)
     branch, from_ref = getattr(args, "to_branch", None), getattr(args, "from_ref", None)
-    if from_ref and not branch:
-        raise UsageError("--from-ref needs --to-branch")
     if not branch:
         return action(bool(getattr(args, "commit", False)))
     return to_branch(project, branch, from_ref, args.message or default_message, action)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Usage errors, before any work: an option that would be silently ignored.
+    For every command with --commit and -m (and --to-branch, --from-ref)."""
+    branch = getattr(args, "to_branch", None)
+    if getattr(args, "from_ref", None) and not branch:
+        raise UsageError("--from-ref needs --to-branch")
+    if args.message is not None and not args.commit and not branch:
+        raise UsageError("-m/--message needs --commit" + (" or --to-branch" if hasattr(args, "to_branch") else ""))
 
 
 def to_branch(project: Project, branch: str, from_ref: str | None, message: str,

@@ -267,6 +267,14 @@ def remove_from_index(repo: GitRepo, paths: Iterable[str]) -> None:
     _update_index(repo, ["--force-remove"], sorted(set(paths)))
 
 
+def staged_new(repo: GitRepo, paths: Iterable[str]) -> list[str]:
+    """Those of `paths` that git's index holds and HEAD does not (staged, never committed)."""
+    proc = run_git(repo, ["diff", "--cached", "--name-only", "--diff-filter=A", "-z", "--", *paths])
+    if proc.returncode:
+        raise GitDataError(f"cannot read git's index: {git_error(proc.stderr)}")
+    return [os.fsdecode(path) for path in proc.stdout.split(b"\0") if path]
+
+
 def index_paths(repo: GitRepo) -> set[str]:
     proc = run_git(repo, ["ls-files", "-z"])
     if proc.returncode:

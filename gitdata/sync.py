@@ -39,6 +39,7 @@ class SyncResult(NamedTuple):
     kept: list[str]          # modified, unsaved content: left as it is
     unavailable: list[str]   # content in neither the cache nor the storage
     fetched: int
+    blocked: list[str]       # a directory stands where the file goes
 
 
 # -- what changed --------------------------------------------------------------
@@ -158,7 +159,8 @@ def sync(project: Project, changes: list[ManifestChange], storage: str | None = 
         fetched = fetch_missing(project, wanted, storage)
         result = recheck(project.repo, wanted, project.cache, project.stat_cache())
         touch_sync_stamp(project.repo.git_dir)
-    return SyncResult(result.restored, removed, sorted(result.kept + kept_gone), result.unavailable, fetched)
+    return SyncResult(result.restored, removed, sorted(result.kept + kept_gone), result.unavailable, fetched,
+                      result.blocked)
 
 
 def fetch_missing(project: Project, wanted: dict[str, Entry], storage: str | None) -> int:
@@ -252,6 +254,11 @@ def report(result: SyncResult, what: str) -> None:
                     "('git data commit' saves them, 'git data checkout --force' replaces them)")
     if len(result.kept) > shown:
         output.warn(f"... and {len(result.kept) - shown} more file(s) kept ('git data status' lists them)")
+    if result.blocked:
+        from gitdata.workspace import BLOCKED
+
+        for rel in result.blocked:
+            output.warn(f"{rel}: {BLOCKED}")
     for rel in result.unavailable[:shown]:
         output.warn(f"{rel}: content is not in the cache or the storage; run 'git data fetch' "
                     "or 'git data pull' when it is")

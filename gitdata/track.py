@@ -8,9 +8,11 @@ import time
 from typing import Iterable, NamedTuple
 
 from gitdata import git, gitignore, manifest, output
+from gitdata.config import CONFIG_PATH
 from gitdata.errors import GitDataError
 from gitdata.fsutil import is_executable, materialise
 from gitdata.hashing import digest_file
+from gitdata.ignore import IGNORE_FILE
 from gitdata.manifest import Entry, Tracked
 from gitdata.paths import is_under
 from gitdata.project import Project
@@ -18,6 +20,7 @@ from gitdata.statcache import Key, key_of
 from gitdata.workspace import links_to_cache, parallel_map, warn_copied_links
 
 METHODS = manifest.METHODS
+SETUP_FILES = (CONFIG_PATH, IGNORE_FILE)
 
 
 class Recorded(NamedTuple):
@@ -131,11 +134,15 @@ def ignore_targets(rels: Iterable[str], whole_dirs: Iterable[str]) -> list[str]:
 
 
 def commit_if_asked(project: Project, staged: list[str], commit: bool, message: str | None, default: str) -> None:
+    """--commit: commit what this command staged, and git-data's own set-up files that
+    `git data init` staged and nobody committed yet (without them a clone is not
+    initialised); nothing else the user staged."""
     if not commit:
         return
     if not staged:
         raise GitDataError("nothing to commit: the data is already recorded")
-    oid = git.commit_paths(project.repo, staged, message or default)
+    setup = git.staged_new(project.repo, SETUP_FILES)
+    oid = git.commit_paths(project.repo, staged + setup, message or default)
     output.info(f"committed {oid[:10]}: {message or default}")
 
 

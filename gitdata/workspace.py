@@ -245,9 +245,10 @@ def compare_and_stats(repo: GitRepo, tracked: Tracked, scope: Mapping[str, Entry
 
 def walk_files(workdir: Path, directory: str, rules: IgnoreRules, known: Mapping[str, Collection[str]] | None = None,
                symlinks: set[str] | None = None, known_are_files: bool = False) -> list[str]:
-    """Repo-relative paths of the regular files and symlinks under a directory, minus ignored
-    ones and minus `known` names (directory -> file names), which cost one set lookup each.
-    The symlinks among them are also put in `symlinks`, when given (free: no extra stat).
+    """Repo-relative paths of the regular files and symlinks (but those to directories)
+    under a directory, minus ignored ones and minus `known` names (directory -> file names),
+    which cost one set lookup each. Every symlink found (those to directories too) is put
+    in `symlinks`, when given.
     With `known_are_files` (the caller has just seen each known name as a file), a
     directory holding as many entries as known names holds nothing else."""
     found: list[str] = []
@@ -285,7 +286,8 @@ def _walk(workdir: str, directory: str, rules: IgnoreRules, known: Mapping[str, 
         elif item.is_symlink() and not ignored(rel, name):
             if symlinks is not None:
                 symlinks.add(rel)
-            found.append(rel)
+            if not item.is_dir():   # a link to a directory is no file (and may lead in circles)
+                found.append(rel)
 
 
 def untracked_files(repo: GitRepo, tracked: Tracked, scopes: list[str]) -> list[str]:
@@ -327,6 +329,11 @@ class RecheckResult(NamedTuple):
     restored: list[str]
     kept: list[str]            # modified files whose content exists nowhere else
     unavailable: list[str]     # the object is not in the cache
+    blocked: list[str]         # a directory stands where the file goes: never replaced
+
+
+BLOCKED = ("a directory stands where a file is tracked; kept as it is, even by --force (move it away and "
+           "run 'git data checkout', or 'git data add' it to track the directory instead)")
 
 
 def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: StatCache,
@@ -350,6 +357,8 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
         if entry.digest in absent:
             return "unavailable", None
         safe_dirs.check(rel)
+        if state == MODIFIED and st is not None and stat.S_ISDIR(st.st_mode):
+            return "blocked", None   # its files may exist nowhere else, and their names nowhere at all
         if state == MODIFIED:
             vouched = stats.lookup(rel, st) if st is not None else None
             if not _content_is_safe(Path(target), entry, cache, force, vouched):
@@ -360,7 +369,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             used, copy_st = placed
         else:
             if state == MISSING and os.path.isdir(target) and not os.path.islink(target):
-                return "kept", None   # a directory where the file was is never replaced
+                return "blocked", None   # made since we looked
             used, copy_st = materialise(obj, target, wanted, entry.executable), None
         outcome = "copied" if wanted == "hardlink" and used == "copy" else "restored"
         if used in ("copy", "reflink") or state != MODIFIED:
@@ -377,7 +386,7 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
     stats.flush()
     warn_copied_links([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == "copied"])
     return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome in kinds]
-                           for kinds in (("restored", "copied"), ("kept",), ("unavailable",))))
+                           for kinds in (("restored", "copied"), ("kept",), ("unavailable",), ("blocked",))))
 
 
 def warn_copied_links(rels: list[str]) -> None:

@@ -89,8 +89,11 @@ def test_add_skips_gitdataignore_and_git_files_unless_asked(repo: Path) -> None:
     write(repo / "d" / "junk.tmp", "j")
     write(repo / "d" / "code.py", "print()")
     git("add", "d/code.py")
-    gd("add", "d")
+    walked = gd("add", "d")
+    assert "code.py" not in walked.stderr   # found in a walk: no noise
     assert list(_ls(repo)) == ["d/keep.bin"]   # and code.py is not reported as untracked data
+    named = gd("add", "d/code.py")
+    assert "git-data: warning: 'd/code.py' is tracked by git; skipped (see --include-git-files)" in named.stderr
     single = gd("add", "d/junk.tmp")
     assert "'d/junk.tmp' is ignored by .gitdataignore:2:*.tmp; skipped" in single.stderr
     gd("add", "--include-git-files", "d/code.py")
@@ -105,8 +108,36 @@ def test_add_commit_touches_nothing_else_staged(repo: Path) -> None:
     gd("add", "data.bin", "--commit", "-m", "data only")
     log = git("log", "--format=%s", "--name-only", "-1").stdout.split("\n")
     assert log[0] == "data only"
+    # and git-data's own set-up files, staged by init and never committed: a clone needs them
+    assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore", ".gitdata/config",
+                                          ".gitdataignore"}
+    assert git("diff", "--cached", "--name-only").stdout.split() == ["README"]   # still staged
+    write(repo / "more.bin", "more")
+    with open(repo / ".gitdataignore", "a") as handle:
+        handle.write("*.tmp\n")
+    git("add", ".gitdataignore")
+    gd("add", "more.bin", "--commit")   # once committed, a set-up file is the user's to commit
+    log = git("log", "--format=%s", "--name-only", "-1").stdout.split("\n")
     assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore"}
-    assert "README" in git("diff", "--cached", "--name-only").stdout.split()   # still staged
+
+
+def test_a_clone_of_the_first_add_commit_is_initialised(repo: Path, tmp_path: Path) -> None:
+    write(repo / "a", "a\n")
+    gd("add", "a", "--commit")
+    git("clone", "-q", str(repo), str(tmp_path / "clone"))
+    assert "a" in gd("status", cwd=tmp_path / "clone").stdout
+
+
+@pytest.mark.parametrize("command", [["add", "a"], ["commit"], ["update"], ["import-url", "http://127.0.0.1:9/a"],
+                                     ["import", "../elsewhere", "a"]])
+def test_a_message_without_commit_is_a_usage_error(repo: Path, command: list[str]) -> None:
+    write(repo / "a", "a\n")
+    result = gd(*command, "-m", "lost words", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("git-data: error: -m/--message needs --commit")
+    assert len(result.stderr.splitlines()) == 1
+    assert git("status", "--porcelain").stdout.split("\n")[:-1] == ["A  .gitdata/config", "A  .gitdataignore",
+                                                                   "?? a"]   # nothing done
 
 
 def test_add_odd_file_names(repo: Path) -> None:
@@ -232,3 +263,87 @@ def test_big_file_on_a_block_sharing_file_system_is_cloned_into_the_cache(xfs_di
     (repo / "big.bin").unlink()
     gd("checkout", "big.bin")
     assert (repo / "big.bin").read_bytes() == content
+
+
+def _restored_elsewhere(repo: Path, tmp_path: Path) -> Path:
+    """A second worktree of HEAD (sharing the cache), brought to its manifests."""
+    git("commit", "-qm", "state")
+    other = tmp_path / "other"
+    git("worktree", "add", "-q", str(other))
+    gd("checkout", cwd=other)
+    return other
+
+
+def test_a_directory_replacing_a_tracked_file_replaces_it(repo: Path, tmp_path: Path) -> None:
+    write(repo / "x", "file\n")
+    gd("add", "x")
+    (repo / "x").unlink()
+    write(repo / "x" / "inner", "inner\n")
+    result = gd("add", "x")
+    assert "1 deleted file(s) untracked" in result.stderr
+    assert list(_ls(repo)) == ["x/inner"]
+    assert (_restored_elsewhere(repo, tmp_path) / "x" / "inner").read_text() == "inner\n"
+
+
+def test_a_file_below_a_tracked_file_replaces_it(repo: Path, tmp_path: Path) -> None:
+    write(repo / "x", "file\n")
+    gd("add", "x")
+    (repo / "x").unlink()
+    write(repo / "x" / "inner", "inner\n")
+    gd("add", "x/inner")
+    assert list(_ls(repo)) == ["x/inner"]
+    assert not (repo / ".gitignore").exists()   # '/x' would hide x/.gitignore from git
+    assert (_restored_elsewhere(repo, tmp_path) / "x" / "inner").read_text() == "inner\n"
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_file_replacing_a_tracked_directory_replaces_it(repo: Path, tmp_path: Path, whole: bool) -> None:
+    write(repo / "d" / "y", "y\n")
+    gd("add", "d" if whole else "d/y")
+    git("commit", "-qm", "directory")
+    shutil.rmtree(repo / "d")
+    write(repo / "d", "file\n")
+    gd("add", "d")
+    assert list(_ls(repo)) == ["d"]
+    assert not (repo / ".gitdata" / "tree" / "d").exists()   # nor is d marked as added whole
+    assert not any(p.startswith("d/") for p in git("ls-files").stdout.split())   # d/.gitignore left git too
+    assert (_restored_elsewhere(repo, tmp_path) / "d").read_text() == "file\n"
+
+
+def test_a_directory_replacing_a_file_git_tracks(repo: Path, tmp_path: Path) -> None:
+    write(repo / "g", "git's file\n")
+    git("add", "g")
+    git("commit", "-qm", "g")
+    (repo / "g").unlink()
+    write(repo / "g" / "in", "data\n")
+    gd("add", "g/in")
+    assert "g" not in git("ls-files").stdout.split()
+    assert (_restored_elsewhere(repo, tmp_path) / "g" / "in").read_text() == "data\n"
+
+
+def test_add_of_a_symlink_to_a_directory(repo: Path) -> None:
+    write(repo / "d" / "x", "x\n")
+    os.symlink("d", repo / "dlnk")
+    named = gd("add", "dlnk")
+    assert named.stderr == ("git-data: warning: 'dlnk' is a symbolic link to the directory 'd'; skipped "
+                            "(add 'd' itself)\nadded 0 file(s), 0 unchanged\n")
+    write(repo / "p" / "one", "1\n")
+    os.symlink("../d", repo / "p" / "lnk")
+    walked = gd("add", "p")
+    assert "'p/lnk' is a symbolic link to the directory 'd'; skipped (add 'd' itself)" in walked.stderr
+    assert list(_ls(repo)) == ["p/one"]
+    assert "Nothing to report" in gd("status").stdout
+    assert "recorded 0 change(s)" in gd("commit").stderr
+
+
+def test_add_beyond_a_symlinked_directory_is_refused_before_writing_anything(repo: Path) -> None:
+    write(repo / "d" / "sub" / "x", "x\n")
+    os.symlink("d", repo / "dlnk")
+    before = git("status", "--porcelain", "--untracked-files=all").stdout
+    for args in (["dlnk/sub/x"], ["dlnk/sub"], ["d/sub/x", "dlnk/sub/x"]):
+        result = gd("add", *args, check=False)
+        assert (result.returncode, result.stderr) == (
+            1, f"git-data: error: '{args[-1]}' is beyond a symbolic link ('dlnk')\n")
+    assert git("status", "--porcelain", "--untracked-files=all").stdout == before
+    assert not (repo / "d" / "sub" / ".gitignore").exists() and not (repo / ".gitdata" / "tree" / "d").exists()
+    assert list(_ls(repo)) == []

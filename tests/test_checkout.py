@@ -80,6 +80,25 @@ def test_checkout_never_replaces_a_file_standing_where_a_directory_should_be(rep
     assert (repo / "a").read_text() == "the user's own file"
 
 
+def test_checkout_never_replaces_a_directory_standing_where_a_file_should_be(repo: Path) -> None:
+    write(repo / "x", "tracked\n")
+    gd("add", "x")
+    (repo / "x").unlink()
+    write(repo / "x" / "inner", "the user's own file\n")
+    for args in (["checkout"], ["checkout", "--force"], ["checkout", "--as", "symlink", "x"]):
+        result = gd(*args, check=False)
+        assert result.returncode == 1
+        assert "x: a directory stands where a file is tracked; kept as it is, even by --force" in result.stderr
+        assert result.stderr.splitlines()[-1] == ("git-data: error: 1 file(s) not restored: "
+                                                  "a directory stands where each goes")
+        assert "--force' replaces" not in result.stderr
+    assert (repo / "x" / "inner").read_text() == "the user's own file\n"
+    assert _ls(repo)["x"]["method"] == "copy"
+    shutil.rmtree(repo / "x")
+    gd("checkout")
+    assert (repo / "x").read_text() == "tracked\n"
+
+
 def test_a_restore_killed_midway_is_finished_by_the_next_checkout(repo: Path) -> None:
     """Missing files are restored in place, without a temp file: a kill leaves the start
     of the object, which the next checkout may overwrite (no byte exists only there)."""

@@ -117,3 +117,21 @@ def test_an_executable_bit_change_is_modified_and_committed(repo: Path) -> None:
     gd("commit")
     assert _ls(repo)["run.sh"]["executable"] is False
     assert "Nothing to report" in gd("status").stdout
+
+
+def test_commit_of_a_tracked_file_that_became_a_directory(repo: Path) -> None:
+    write(repo / "x", "file\n")
+    write(repo / "w" / "x", "file in w\n")
+    gd("add", "x", "w")
+    for path in (repo / "x", repo / "w" / "x"):
+        path.unlink()
+        write(path / "inner", "inner\n")
+    for args in (["commit"], ["commit", "x"]):
+        result = gd(*args)
+        assert "x is a directory now, where a file is tracked; 'git data add x' tracks the directory instead" \
+            in result.stderr
+    # inside a directory tracked whole, the directory's files are new files of it
+    assert set(_ls(repo)) == {"x", "w/x/inner"}
+    assert _ls(repo)["x"]["status"] == "modified"
+    gd("add", "x")
+    assert set(_ls(repo)) == {"x/inner", "w/x/inner"}

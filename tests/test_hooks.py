@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -206,6 +207,32 @@ def test_missing_objects_are_fetched_and_skip_switch_off(repo: Path, tmp_path: P
     # c is not tracked on main and its bytes are nowhere in the cache: kept, and said so
     assert "data/c: has changes that are not saved" in result.stderr
     assert (repo / "data" / "c").read_text() == "three\n"
+
+
+def test_a_directory_where_the_new_branch_tracks_a_file_is_kept_with_honest_advice(repo: Path,
+                                                                                   tmp_path: Path) -> None:
+    hooked(repo, tmp_path / "store")
+    write(repo / "data" / "a", "one\n")
+    gd("add", "data")
+    git("add", "-A")
+    git("commit", "-qm", "data is a directory")
+    git("switch", "-qc", "asfile")
+    gd("rm", "data")
+    shutil.rmtree(repo / "data")
+    write(repo / "data", "file\n")
+    gd("add", "data")
+    git("commit", "-qm", "data is a file")
+    git("switch", "-q", "main")
+    write(repo / "data" / "a", "unsaved\n")
+    result = git("switch", "asfile")
+    assert "data: a directory stands where a file is tracked; kept as it is, even by --force" in result.stderr
+    assert (repo / "data" / "a").read_text() == "unsaved\n"
+    assert "is a directory now" in gd("commit").stderr
+    forced = gd("checkout", "--force", check=False)
+    assert forced.returncode == 1 and "--force' replaces" not in forced.stderr
+    gd("add", "data")   # what the advice says: the directory replaces the file
+    assert (repo / "data" / "a").read_text() == "unsaved\n"
+    assert gd("ls", "--no-summary", "--format", "{path}").stdout.split() == ["data/a"]
 
 
 def test_file_checkout_of_a_manifest_updates_its_files(repo: Path, tmp_path: Path) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from gitdata import config, git, output
 from gitdata.errors import GitDataError
 from gitdata.ignore import IgnoreRules
-from gitdata.manifest import Entry, Tracked
+from gitdata.manifest import Entry, Tracked, manifest_path
 from gitdata.paths import is_under, parent_dir
 from gitdata.project import Project, open_project, relpaths
 from gitdata.track import METHODS, cache_files, check_method, commit_if_asked, ignore_targets, record
@@ -38,8 +38,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[list[str], list[str], list[str]]:
-    """(files to add, directories added whole, git-tracked files taken over)."""
+def expand(project: Project, rels: list[str], include_git_files: bool,
+           in_git: set[str]) -> tuple[list[str], list[str], list[str]]:
+    """(files to add, directories added whole, git-tracked files taken over); `in_git`:
+    the paths in git's index."""
+    refuse_beyond_links(project, rels)
     rules = IgnoreRules(project.workdir)
     files: list[str] = []
     whole_dirs = []
@@ -48,7 +51,9 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
         path = project.workdir / rel
         if not os.path.lexists(path):
             raise GitDataError(f"pathspec '{rel}' did not match any files")
-        if path.is_dir() and not path.is_symlink():
+        if path.is_symlink() and path.is_dir():
+            maybe_links.add(rel)   # no file, and no directory to walk: reported below
+        elif path.is_dir():
             if rel == "" or rules.ignored(rel, is_dir=True):
                 raise GitDataError(f"'{rel or '.'}' cannot be tracked as a whole; add the directories inside it")
             whole_dirs.append(rel)
@@ -60,15 +65,44 @@ def expand(project: Project, rels: list[str], include_git_files: bool) -> tuple[
         else:
             files.append(rel)
             maybe_links.add(rel)
+    for rel in sorted(maybe_links.difference(files)):   # links to directories
+        output.warn(_linked_directory(project, rel))
     files = [rel for rel in files if rel not in maybe_links or _inside(project, rel)]
-    in_git = git.index_paths(project.repo)
     taken = [rel for rel in files if rel in in_git]
     if taken and not include_git_files:
-        for rel in taken:
-            output.verbose(f"'{rel}' is tracked by git; skipped (see --include-git-files)")
+        named = set(rels)
+        for rel in taken:   # a warning for what was named, as for ignored files; found in a walk, chatter
+            say = output.warn if rel in named else output.verbose
+            say(f"'{rel}' is tracked by git; skipped (see --include-git-files)")
         files = [rel for rel in files if rel not in in_git]
         taken = []
     return files, whole_dirs, taken
+
+
+def refuse_beyond_links(project: Project, rels: list[str]) -> None:
+    """As git does: nothing is added through a symlinked directory, where the manifest
+    and .gitignore would be written through the link (at another path than the data's)."""
+    fine = {""}
+    for rel in rels:
+        directory = parent_dir(rel)
+        above = []
+        while directory not in fine:
+            above.append(directory)
+            directory = parent_dir(directory)
+        for directory in reversed(above):   # from the top: name the first link
+            if os.path.islink(f"{project.workdir}{os.sep}{directory}"):
+                raise GitDataError(f"'{rel}' is beyond a symbolic link ('{directory}')")
+            fine.add(directory)
+
+
+def _linked_directory(project: Project, rel: str) -> str:
+    """Why a symlink to a directory is skipped: git-data tracks files, and following
+    it would track the same files twice (or in circles)."""
+    target = os.path.realpath(f"{project.workdir}{os.sep}{rel}")
+    if not target.startswith(f"{project.workdir}{os.sep}"):
+        return f"'{rel}' is a symlink leading outside the repository; skipped"
+    real = os.path.relpath(target, project.workdir).replace(os.sep, "/")
+    return f"'{rel}' is a symbolic link to the directory '{real}'; skipped (add '{real}' itself)"
 
 
 def _inside(project: Project, rel: str) -> bool:
@@ -90,7 +124,8 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
         include_git_files: bool = False, commit: bool = False, message: str | None = None) -> list[str]:
     """Track these paths; returns the files staged in git's index."""
     check_method(method)
-    files, whole_dirs, taken = expand(project, rels, include_git_files)
+    in_git = git.index_paths(project.repo)
+    files, whole_dirs, taken = expand(project, rels, include_git_files, in_git)
     tracked = project.tracked()
     algorithm = config.hash_algorithm(project.repo)
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
@@ -103,9 +138,16 @@ def add(project: Project, rels: list[str], method: str | None = None, no_commit:
     # manifest (their content stays in the cache).
     for rel in _deleted_under(project, tracked, whole_dirs, files):
         changes[rel] = None
+    replaced = replaced_by(project, tracked, in_git, [rel for rel in files if rel not in tracked.files], whole_dirs)
+    for rel in replaced.files:
+        changes[rel] = None
+    if replaced.in_git:   # first: git's index refuses x/.gitignore while it holds the file x
+        git.remove_from_index(project.repo, replaced.in_git)
     new_whole = [d for d in whole_dirs if d not in tracked.whole_dirs]
-    staged = record(project, changes, whole_add=new_whole,
-                    ignore=ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs))
+    ignore = ignore_targets(_outside(recorded.changes, tracked.whole_dirs), whole_dirs)
+    unignore = sorted((replaced.files | replaced.whole_dirs) - set(ignore))
+    staged = replaced.in_git + record(project, changes, whole_add=new_whole, whole_remove=replaced.whole_dirs,
+                                      ignore=ignore, unignore=unignore)
     if taken:
         git.remove_from_index(project.repo, taken)
         staged += taken
@@ -121,6 +163,50 @@ def _deleted_under(project: Project, tracked: Tracked, whole_dirs: list[str], fo
     unseen = tracked.files.keys() - set(found)   # usually none: cheaper than walking the tracked list
     return sorted(rel for rel in unseen if any(is_under(rel, d) for d in whole_dirs)
                   and not os.path.lexists(f"{project.workdir}{os.sep}{rel}"))
+
+
+class Replaced(NamedTuple):
+    files: set[str]        # tracked files that stop being tracked
+    whole_dirs: set[str]   # directories no longer tracked whole
+    in_git: list[str]      # paths that leave git's index
+
+
+def replaced_by(project: Project, tracked: Tracked, in_git: set[str], new_files: list[str],
+                dirs: list[str]) -> Replaced:
+    """As in git's index, a path is a file or a directory, never both: what adding these
+    (untracked) files and directories replaces. A file where a directory is now needed
+    (x, for x/inner or the directory x), and what was inside a path that is a file now
+    (d/y, the directory d tracked whole, and git-data's d/.gitignore, for the file d)."""
+    needed_dirs = _with_ancestors({parent_dir(rel) for rel in new_files} | set(dirs))
+    were_dirs = _were_directories(project, new_files)
+    return Replaced({d for d in needed_dirs if d in tracked.files} | _inside_any(tracked.files, were_dirs),
+                    {d for d in tracked.whole_dirs if any(is_under(d, f) for f in were_dirs)},
+                    sorted({d for d in needed_dirs if d in in_git} | _inside_any(in_git, were_dirs)))
+
+
+def _were_directories(project: Project, new_files: list[str]) -> set[str]:
+    """The new files standing where git-data tracks a directory: those with a manifest
+    directory under .gitdata/tree (one stat each, beside reading them)."""
+    prefix = f"{project.workdir}{os.sep}"
+    return {rel for rel in new_files if os.path.isdir(prefix + parent_dir(manifest_path(rel)))}
+
+
+def _inside_any(known: Iterable[str], directories: set[str]) -> set[str]:
+    """The known paths inside these directories (a pass over all of them, so only when
+    there are any: rarely)."""
+    if not directories:
+        return set()
+    return {rel for rel in known if any(rel.startswith(d + "/") for d in directories)}
+
+
+def _with_ancestors(directories: Iterable[str]) -> set[str]:
+    """These directories and every directory above them (not the root, '')."""
+    found: set[str] = set()
+    for directory in directories:
+        while directory and directory not in found:
+            found.add(directory)
+            directory = parent_dir(directory)
+    return found
 
 
 def _outside(rels: Iterable[str], whole_dirs: frozenset[str]) -> list[str]:

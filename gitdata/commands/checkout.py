@@ -7,7 +7,7 @@ from gitdata import output
 from gitdata.errors import GitDataError
 from gitdata.project import Project, open_project, scopes_or_all, select
 from gitdata.track import METHODS, check_method, record
-from gitdata.workspace import RecheckResult, recheck
+from gitdata.workspace import BLOCKED, RecheckResult, recheck
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def checkout(project: Project, scopes: list[str], method: str | None = None, for
     result = recheck(project.repo, files, project.cache, project.stat_cache(), force=force, method=method)
     if method:
         changes = {rel: entry._replace(method=method) for rel, entry in files.items()
-                   if entry.method != method and rel not in result.kept and rel not in result.unavailable}
+                   if entry.method != method and rel not in result.kept + result.unavailable + result.blocked}
         record(project, dict(changes))
     return result
 
@@ -45,8 +45,12 @@ def report(result: RecheckResult) -> None:
         output.warn(f"{rel}: content not in the cache (fetch it with 'git data fetch')")
     for rel in result.kept:
         output.warn(f"{rel}: modified, and its content is not in the cache; kept")
+    for rel in result.blocked:
+        output.warn(f"{rel}: {BLOCKED}")
     if result.kept:
         raise GitDataError(f"{len(result.kept)} modified file(s) kept; 'git data commit' records them, "
                            "'git data checkout --force' replaces them (their content stays in the cache)")
+    if result.blocked:
+        raise GitDataError(f"{len(result.blocked)} file(s) not restored: a directory stands where each goes")
     if result.unavailable:
         raise GitDataError(f"{len(result.unavailable)} file(s) could not be restored: not in the cache")

@@ -38,10 +38,17 @@ def commit(project: Project, scopes: list[str], commit: bool = False, message: s
     status = compare(project.repo, tracked, selected, project.cache, project.stat_cache(), scopes)
     algorithm = config.hash_algorithm(project.repo)
     default_method = config.get(project.repo, "core.method", "copy") or "copy"
-    to_cache = status.modified + status.untracked + status.not_in_cache
+    now_dirs = [rel for rel in status.modified if _is_directory(project, rel)]
+    to_cache = [rel for rel in status.modified if rel not in now_dirs] + status.untracked + status.not_in_cache
     refuse_escapes(project, to_cache)
     recorded = cache_files(project, to_cache, tracked, algorithm, None, default_method)
     changes: dict[str, Entry | None] = dict(recorded.changes)
+    for rel in now_dirs:
+        if any(is_under(rel, d) for d in tracked.whole_dirs):
+            changes[rel] = None   # its files are new files of the whole directory, recorded above
+        else:
+            output.warn(f"{rel} is a directory now, where a file is tracked; 'git data add {rel}' tracks "
+                        "the directory instead, 'git data rm' stops tracking the file")
     for rel in status.missing:
         if any(is_under(rel, d) for d in tracked.whole_dirs):
             changes[rel] = None
@@ -51,6 +58,11 @@ def commit(project: Project, scopes: list[str], commit: bool = False, message: s
     output.info(f"recorded {len(changes)} change(s)")
     commit_if_asked(project, staged, commit, message, "git data commit")
     return staged
+
+
+def _is_directory(project: Project, rel: str) -> bool:
+    path = project.workdir / rel
+    return path.is_dir() and not path.is_symlink()
 
 
 def refuse_escapes(project: Project, rels: list[str]) -> None:

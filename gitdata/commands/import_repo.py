@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.autocommit import check_options
+
+    check_options(args)
     project = open_project()
     src = source_path(args.path)
     dest = relpaths(project, [args.dest or base_name(src)])[0]

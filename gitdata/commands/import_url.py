@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.autocommit import check_options
+
+    check_options(args)
     project = open_project()
     rel = target_path(project, args.url, args.path)
     staged = import_url(project, args.url, rel, to_git=args.git, agent=args.user_agent, method=args.method,

@@ -96,5 +96,6 @@ def resolve(project: Project, conflicts: list[Conflict], mode: str) -> list[str]
     others = sync.sync(project, sync.changes_against_head(repo))
     sync.report(sync.SyncResult(sorted(set(result.restored) | set(others.restored)), removed + others.removed,
                                 sorted(set(result.kept + kept_gone + others.kept)),
-                                sorted(set(result.unavailable + others.unavailable)), others.fetched), "resolve")
+                                sorted(set(result.unavailable + others.unavailable)), others.fetched,
+                                sorted(set(result.blocked + others.blocked))), "resolve")
     return sorted(c.path for c in conflicts)

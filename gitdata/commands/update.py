@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gitdata.autocommit import check_options
+
+    check_options(args)
     project = open_project()
     staged = update(project, scopes_or_all(project, args.paths), rev=args.rev, force=args.force)
     commit_if_asked(project, staged, args.commit, args.message, "git data update")
