@@ -58,7 +58,7 @@ def status(repo: Path) -> dict[str, list[str]]:
     return json.loads(gd("status", "--json").stdout)
 
 
-CLEAN = {"modified": [], "missing": [], "not_in_cache": [], "untracked": []}
+CLEAN = {"modified": [], "missing": [], "missing_not_in_cache": [], "not_in_cache": [], "untracked": []}
 
 
 def test_cached_manifests_and_digests_give_the_same_answers(repo: Path) -> None:

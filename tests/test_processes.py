@@ -132,7 +132,8 @@ def test_add_and_restore_of_many_files_in_processes(repo: Path) -> None:
                for i in range(2, 1200))
     assert os.access(repo / "data" / "d0" / "0.txt", os.X_OK)
     status = json.loads(gd("status", "--json").stdout)
-    assert status == {"missing": [], "modified": ["data/d1/1.txt"], "not_in_cache": [], "untracked": []}
+    assert status == {"missing": [], "missing_not_in_cache": [], "modified": ["data/d1/1.txt"], "not_in_cache": [],
+                      "untracked": []}
 
 
 @pytest.mark.parametrize("whole_group", [False, True])

@@ -25,8 +25,8 @@ def test_status_groups_and_json(repo: Path) -> None:
     text = gd("status").stdout
     assert "Modified" in text and "Missing" in text and "Untracked" in text
     data = json.loads(gd("status", "--json").stdout)
-    assert data == {"modified": ["data/a.csv"], "missing": ["data/b.csv"], "not_in_cache": [],
-                    "untracked": ["data/new.csv"]}
+    assert data == {"modified": ["data/a.csv"], "missing": ["data/b.csv"], "missing_not_in_cache": [],
+                    "not_in_cache": [], "untracked": ["data/new.csv"]}
 
 
 def test_status_of_a_new_file_in_a_directory_tracked_whole(repo: Path) -> None:

@@ -178,6 +178,29 @@ def test_fetch_names_files_the_storage_lacks_and_status_shows_them(repo: Path, s
     assert json.loads(gd("fetch", "--json", "pushed.txt").stdout)["storage"] == "loc"   # nothing to fetch
 
 
+def test_status_sends_files_the_cache_lacks_to_pull_and_names_the_storage(repo: Path, store: Path,
+                                                                          tmp_path: Path) -> None:
+    write(repo / "data" / "a", "a")
+    write(repo / "data" / "b", "b")
+    gd("add", "data")
+    git("add", "-A")
+    git("commit", "-qm", "data")
+    gd("push", "-q")
+    clone = tmp_path / "clone"
+    git("clone", "-q", str(repo), str(clone))
+    status = gd("status", cwd=clone).stdout
+    assert "Missing, and not in the cache (use 'git data pull'" in status and "'git data checkout'" not in status
+    listed = json.loads(gd("status", "--json", cwd=clone).stdout)
+    assert listed["missing"] == listed["missing_not_in_cache"] == ["data/a", "data/b"]
+    gd("fetch", "-q", "data/a", cwd=clone)
+    listed = json.loads(gd("status", "--json", cwd=clone).stdout)
+    assert listed["missing"] == ["data/a", "data/b"] and listed["missing_not_in_cache"] == ["data/b"]
+    write(repo / "data" / "c", "c")
+    gd("add", "data")
+    status = gd("status", "-c").stdout
+    assert "Not in storage 'loc'" in status and "Nothing to report" not in status
+
+
 def test_api_contract(repo: Path, store: Path) -> None:
     write(repo / "x.txt", "x")
     write(repo / "y.txt", "y")
