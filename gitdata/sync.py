@@ -40,6 +40,7 @@ class SyncResult(NamedTuple):
     unavailable: list[str]   # content in neither the cache nor the storage
     fetched: int
     blocked: list[str]       # a directory stands where the file goes
+    left: list[str]          # no longer tracked, unsaved content: left as it is, untracked
 
 
 # -- what changed --------------------------------------------------------------
@@ -159,8 +160,7 @@ def sync(project: Project, changes: list[ManifestChange], storage: str | None = 
         fetched = fetch_missing(project, wanted, storage)
         result = recheck(project.repo, wanted, project.cache, project.stat_cache())
         touch_sync_stamp(project.repo.git_dir)
-    return SyncResult(result.restored, removed, sorted(result.kept + kept_gone), result.unavailable, fetched,
-                      result.blocked)
+    return SyncResult(result.restored, removed, result.kept, result.unavailable, fetched, result.blocked, kept_gone)
 
 
 def fetch_missing(project: Project, wanted: dict[str, Entry], storage: str | None) -> int:
@@ -254,6 +254,12 @@ def report(result: SyncResult, what: str) -> None:
                     "('git data commit' saves them, 'git data checkout --force' replaces them)")
     if len(result.kept) > shown:
         output.warn(f"... and {len(result.kept) - shown} more file(s) kept ('git data status' lists them)")
+    for rel in result.left[:shown]:
+        output.warn(f"{rel}: no longer tracked here, and has changes that are not saved in the cache; kept as "
+                    "an untracked file ('git data add' tracks it here; or check out the commit that tracked it "
+                    "and 'git data commit' it there)")
+    if len(result.left) > shown:
+        output.warn(f"... and {len(result.left) - shown} more untracked file(s) kept")
     if result.blocked:
         from gitdata.workspace import BLOCKED
 

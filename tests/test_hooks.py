@@ -176,7 +176,8 @@ def test_modified_unsaved_file_survives_a_checkout(repo: Path, tmp_path: Path) -
     result = git("switch", "main")
     assert result.returncode == 0
     assert "data/a: has changes that are not saved" in result.stderr
-    assert "data/c: has changes that are not saved" in result.stderr
+    assert "data/c: no longer tracked here, and has changes that are not saved" in result.stderr
+    assert "'git data add' tracks it here" in result.stderr and "--force" not in result.stderr.split("data/c:")[1]
     assert (repo / "data" / "a").read_text() == "precious unsaved work\n"
     assert (repo / "data" / "c").read_text() == "more unsaved work\n"
     assert (repo / "data" / "b").read_text() == "two\n"   # the rest proceeded
@@ -205,7 +206,7 @@ def test_missing_objects_are_fetched_and_skip_switch_off(repo: Path, tmp_path: P
     assert (repo / "data" / "a").read_text() == "one\n"
     assert (repo / "data" / "b").read_text() == "two\n"
     # c is not tracked on main and its bytes are nowhere in the cache: kept, and said so
-    assert "data/c: has changes that are not saved" in result.stderr
+    assert "data/c: no longer tracked here, and has changes that are not saved" in result.stderr
     assert (repo / "data" / "c").read_text() == "three\n"
 
 

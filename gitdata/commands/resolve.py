@@ -95,7 +95,8 @@ def resolve(project: Project, conflicts: list[Conflict], mode: str) -> list[str]
     git.stage(repo, sorted(set(staged) | (set(written) - set(by_manifest))))
     others = sync.sync(project, sync.changes_against_head(repo))
     sync.report(sync.SyncResult(sorted(set(result.restored) | set(others.restored)), removed + others.removed,
-                                sorted(set(result.kept + kept_gone + others.kept)),
+                                sorted(set(result.kept + others.kept)),
                                 sorted(set(result.unavailable + others.unavailable)), others.fetched,
-                                sorted(set(result.blocked + others.blocked))), "resolve")
+                                sorted(set(result.blocked + others.blocked)), sorted(set(kept_gone + others.left))),
+                "resolve")
     return sorted(c.path for c in conflicts)
