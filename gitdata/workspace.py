@@ -330,6 +330,7 @@ class RecheckResult(NamedTuple):
     kept: list[str]            # modified files whose content exists nowhere else
     unavailable: list[str]     # the object is not in the cache
     blocked: list[str]         # a directory stands where the file goes: never replaced
+    damaged: list[str]         # the cache object is not the recorded size (warned about here)
 
 
 BLOCKED = ("a directory stands where a file is tracked; kept as it is, even by --force (move it away and "
@@ -376,7 +377,11 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
             # A link is vouched for by the object's stat, unless it replaces a file that
             # may have been written through it (then the object may no longer hold the
             # entry's bytes, and the next look hashes it).
-            return outcome, key_of(copy_st or os.stat(target))
+            placed_st = copy_st or os.stat(target)
+            if placed_st.st_size != entry.size:   # a damaged object: what it gave is not the version
+                os.unlink(target)
+                return "damaged", None
+            return outcome, key_of(placed_st)
         return outcome, None
 
     outcomes = parallel_map(one, list(zip(items, states, seen)), forked=True)
@@ -385,8 +390,15 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
                          if key is not None), read_after=math.inf)
     stats.flush()
     warn_copied_links([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == "copied"])
+    for (rel, entry), (outcome, _) in zip(items, outcomes):
+        if outcome == "damaged":
+            from gitdata import output
+
+            output.warn(f"{rel}: cache object {entry.digest} is damaged (not the recorded size); not restored "
+                        "('git data fsck' moves it aside, then 'git data pull' fetches it again)")
     return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome in kinds]
-                           for kinds in (("restored", "copied"), ("kept",), ("unavailable",), ("blocked",))))
+                           for kinds in (("restored", "copied"), ("kept",), ("unavailable",), ("blocked",),
+                                         ("damaged",))))
 
 
 def warn_copied_links(rels: list[str]) -> None:

@@ -185,3 +185,22 @@ def test_hardlinks_across_file_systems_fall_back_to_copies(repo: Path) -> None:
     finally:
         shutil.rmtree(other)
         git("worktree", "prune")
+
+
+def test_a_damaged_cache_object_is_not_restored(repo: Path) -> None:
+    """An object that is not the recorded size (appended to through a link, truncated)
+    never reaches the workspace; the other files are restored."""
+    write(repo / "f", "hello\n")
+    write(repo / "g", "other\n")
+    gd("add", "f", "g")
+    obj = Path(gd("cache", "path", "f").stdout.strip())
+    obj.chmod(0o644)
+    obj.write_text("hello, and more\n")
+    (repo / "f").unlink()
+    (repo / "g").unlink()
+    result = gd("checkout", check=False)
+    assert result.returncode == 1
+    assert "f: cache object" in result.stderr and "is damaged" in result.stderr
+    assert "git data fsck" in result.stderr and "content not in the cache" not in result.stderr
+    assert not (repo / "f").exists()
+    assert (repo / "g").read_text() == "other\n"

@@ -32,7 +32,8 @@ def checkout(project: Project, scopes: list[str], method: str | None = None, for
     result = recheck(project.repo, files, project.cache, project.stat_cache(), force=force, method=method)
     if method:
         changes = {rel: entry._replace(method=method) for rel, entry in files.items()
-                   if entry.method != method and rel not in result.kept + result.unavailable + result.blocked}
+                   if entry.method != method
+                   and rel not in result.kept + result.unavailable + result.blocked + result.damaged}
         record(project, dict(changes))
     return result
 
@@ -54,3 +55,5 @@ def report(result: RecheckResult) -> None:
         raise GitDataError(f"{len(result.blocked)} file(s) not restored: a directory stands where each goes")
     if result.unavailable:
         raise GitDataError(f"{len(result.unavailable)} file(s) could not be restored: not in the cache")
+    if result.damaged:
+        raise GitDataError(f"{len(result.damaged)} file(s) could not be restored: their cache objects are damaged")
