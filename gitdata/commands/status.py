@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if conflicts:
             show_conflicts(conflicts)
-        groups["missing"] = [rel for rel in status.missing if rel not in set(to_fetch)]
+        fetch_first = set(to_fetch)
+        groups["missing"] = [rel for rel in status.missing if rel not in fetch_first]
         show(groups, total, more_below=bool(absent))
         if absent:
             output.out()
