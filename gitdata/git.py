@@ -6,7 +6,7 @@ import os
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, cast
 
 from gitdata.errors import GitDataError
 
@@ -313,14 +313,24 @@ def _config_value(config: pygit2.Config, key: str) -> str | None:
 
 
 def commit_paths(repo: GitRepo, paths: Iterable[str], message: str) -> str:
-    """Commit the workspace state of `paths` on top of HEAD; nothing else the user
-    staged goes into this commit, and it stays staged."""
-    paths = sorted(set(paths))
-    present = [p for p in paths if (repo.workdir / p).is_file()]
-    contents = {p: (repo.workdir / p).read_bytes() if p in present else None for p in paths}
-    oid = commit_contents(repo, contents, message, [p for p in present if os.access(repo.workdir / p, os.X_OK)])
-    stage(repo, paths)
-    return oid
+    """Commit on top of HEAD what git's index holds for `paths` (the command staged
+    them; a path the index lacks, like a file git-data took over from git, leaves the
+    tree); nothing else the user staged goes into this commit, and it stays staged."""
+    import pygit2
+
+    index = repo.raw.index
+    index.read()
+    contents: dict[str, bytes | None] = {}
+    executable = []
+    for path in sorted(set(paths)):
+        if path in index:
+            entry = index[path]
+            contents[path] = cast("pygit2.Blob", repo.raw[entry.id]).data
+            if entry.mode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
+                executable.append(path)
+        else:
+            contents[path] = None
+    return commit_contents(repo, contents, message, executable)
 
 
 def commit_contents(repo: GitRepo, contents: Mapping[str, bytes | None], message: str,

@@ -121,6 +121,17 @@ def test_add_commit_touches_nothing_else_staged(repo: Path) -> None:
     assert set(filter(None, log[1:])) == {".gitdata/tree/%manifest", ".gitignore"}
 
 
+def test_add_commit_of_a_file_taken_over_from_git_removes_it_from_git(repo: Path) -> None:
+    write(repo / "a.bin", "data\n")
+    git("add", "a.bin")
+    git("commit", "-qm", "a in git")
+    gd("add", "--include-git-files", "--commit", "a.bin")
+    assert "a.bin" not in git("ls-tree", "-r", "--name-only", "HEAD").stdout.split()
+    assert "a.bin" not in git("ls-files").stdout.split()
+    assert git("status", "--porcelain").stdout == ""
+    assert _ls(repo)["a.bin"]["status"] == "clean"
+
+
 def test_a_clone_of_the_first_add_commit_is_initialised(repo: Path, tmp_path: Path) -> None:
     write(repo / "a", "a\n")
     gd("add", "a", "--commit")
