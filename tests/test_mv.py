@@ -121,3 +121,27 @@ def test_mv_refuses_escapes_and_bad_destinations(repo: Path, tmp_path: Path) -> 
         assert message in result.stderr and "Traceback" not in result.stderr, (src, dst, result.stderr)
     assert (repo / "one.txt").read_text() == "one\n" and not list(outside.iterdir())
     assert gd("mv", "one.txt", check=False).returncode == 2
+
+
+def test_mv_of_a_directory_tracked_whole_takes_its_other_files_along(repo: Path) -> None:
+    """As git mv renames the directory: files not added yet and ignored ones move too
+    (left behind they would show up in git status); a taken name stays, said so."""
+    write(repo / "data" / "a", "a\n")
+    write(repo / "data" / "sub" / "b", "b\n")
+    gd("add", "data")
+    git("add", "-A")
+    git("commit", "-qm", "data")
+    write(repo / "data" / "new", "new\n")
+    write(repo / "data" / "sub" / "later", "later\n")
+    write(repo / "data" / "scratch.tmp", "tmp\n")
+    write(repo / "data" / "clash", "mine\n")
+    write(repo / "into" / "data" / "clash", "theirs\n")   # `into` exists: data goes inside it
+    result = gd("mv", "data", "into")
+    assert "'data/clash': not tracked, and its name is taken at the destination" in result.stderr
+    moved = repo / "into" / "data"
+    assert (moved / "a").read_text() == "a\n" and (moved / "new").read_text() == "new\n"
+    assert (moved / "sub" / "later").read_text() == "later\n"
+    assert (moved / "scratch.tmp").read_text() == "tmp\n"
+    assert (moved / "clash").read_text() == "theirs\n"
+    assert sorted(p.name for p in (repo / "data").rglob("*")) == ["clash"]
+    assert git("status", "--porcelain", "--untracked-files=all", "data").stdout.split() == ["??", "data/clash"]

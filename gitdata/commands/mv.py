@@ -248,6 +248,9 @@ def relocate(project: Project, sources: list[str], destination: str, keep_source
     unavailable = []
     if not no_checkout:
         unavailable = _update_workspace(project, the_plan, keep_source)
+        if not keep_source:
+            for rel in _move_the_rest(project, the_plan):
+                output.warn(f"'{rel}': not tracked, and its name is taken at the destination; left where it is")
     elif not keep_source:
         _drop_sources(project, the_plan)
     changes: dict[str, Entry | None] = {m.dst: m.new for m in the_plan.moves}
@@ -317,6 +320,36 @@ def _update_workspace(project: Project, the_plan: Plan, keep_source: bool) -> li
     if not keep_source:
         _remove_empty_dirs(project, the_plan)
     return sorted(r for r in results if r)
+
+
+def _move_the_rest(project: Project, the_plan: Plan) -> list[str]:
+    """mv of a directory tracked whole takes along what else is in it (files not added
+    yet, ignored ones), as `git mv` renames the directory; files git tracks stay git's.
+    Returns what stayed because its name is taken at the destination."""
+    from gitdata.git import index_paths
+
+    pairs = list(zip(the_plan.whole_remove, the_plan.whole_add))
+    tops = [(src, dst) for src, dst in pairs if not any(src != other and is_under(src, other) for other, _ in pairs)]
+    in_git = index_paths(project.repo) if tops else set()
+    left, emptied = [], set()
+    for src_dir, dst_dir in tops:
+        for dirpath, dirnames, filenames in os.walk(project.workdir / src_dir):
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]   # moved, never followed
+            for name in filenames + links:
+                path = Path(dirpath) / name
+                rel = path.relative_to(project.workdir).as_posix()
+                target = project.workdir / (dst_dir + rel[len(src_dir):])
+                if rel in in_git:
+                    continue
+                if os.path.lexists(target):
+                    left.append(rel)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                emptied.add(path.parent)
+    for directory in sorted(emptied, key=lambda d: len(d.parts), reverse=True):
+        remove_empty_parents(directory, project.workdir)
+    return left
 
 
 def _carry_in(project: Project, path: Path, entry: Entry) -> None:
