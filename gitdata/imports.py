@@ -91,15 +91,23 @@ def record_imports(project: Project, changes: Mapping[str, Entry | None], whole_
                   ignore=ignore_targets(added, whole))
 
 
-def remove_if_safe(project: Project, rel: str, entry: Entry) -> bool:
-    """Delete a workspace file that an update dropped, only when its content is in the cache."""
+def remove_if_safe(project: Project, rel: str, entry: Entry, force: bool = False) -> bool:
+    """Delete a workspace file that an update dropped, only when its content is in the
+    cache; with `force`, a modified one is carried into the cache first."""
     path = project.workdir / rel
     if not os.path.lexists(path):
         return True
-    if path.is_symlink() or project.cache.has(digest_file(path, parse_digest(entry.digest).algorithm)):
+    algorithm = parse_digest(entry.digest).algorithm
+    if path.is_symlink() or project.cache.has(digest_file(path, algorithm)):
         path.unlink()
         return True
-    output.warn(f"'{rel}' is no longer in the source but was modified here; kept")
+    if force:
+        digest, _ = project.cache.add_file(path, algorithm)
+        path.unlink()
+        output.warn(f"'{rel}' is no longer in the source; removed, its local changes kept in the cache as {digest}")
+        return True
+    output.warn(f"'{rel}' is no longer in the source but was modified here; kept "
+                "(--force removes it, keeping its content in the cache)")
     return False
 
 

@@ -164,6 +164,22 @@ def test_import_from_a_second_repository_with_its_own_storage(repo: Path, tmp_pa
     assert bad.returncode == 1 and "is not tracked by git-data" in bad.stderr
 
 
+def test_update_force_removes_a_modified_file_the_source_dropped_keeping_its_bytes(repo: Path,
+                                                                                  tmp_path: Path) -> None:
+    source, _ = make_source(tmp_path)
+    gd("import", str(source), "data", "-r", "v1", "inputs")
+    write(repo / "inputs" / "sub" / "b.txt", "edited here\n")   # main drops sub/b.txt
+    kept = gd("update", "inputs", "-r", "main")
+    assert "'inputs/sub/b.txt' is no longer in the source but was modified here; kept" in kept.stderr
+    assert "--force removes it" in kept.stderr
+    assert (repo / "inputs" / "sub" / "b.txt").read_text() == "edited here\n"
+    forced = gd("update", "inputs", "-r", "main", "-f")
+    assert "its local changes kept in the cache" in forced.stderr
+    assert not (repo / "inputs" / "sub" / "b.txt").exists()
+    assert "inputs/sub/b.txt" not in gd("ls", "--no-summary").stdout
+    assert b"edited here\n" in [p.read_bytes() for p in cache_objects(repo)]
+
+
 def test_import_fails_cleanly_when_the_source_storage_lacks_the_data(repo: Path, tmp_path: Path) -> None:
     source, store = make_source(tmp_path)
     for obj in store.rglob("*"):

@@ -88,7 +88,7 @@ def import_repo(project: Project, url: str, src: str, dest: str, rev: str | None
         if placed is not None:
             imports.place(project, rel, placed)
     for rel, entry in previous.items():
-        if rel not in targets and imports.remove_if_safe(project, rel, entry):
+        if rel not in targets and imports.remove_if_safe(project, rel, entry, force):
             changes[rel] = None
     staged = imports.record_imports(project, changes, whole_dirs=[dest] if is_dir else [])
     fresh = sum(1 for rel, e in changes.items()
