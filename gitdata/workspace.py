@@ -472,6 +472,7 @@ def _content_is_safe(path: Path, entry: Entry, cache: Cache, force: bool, vouche
         return True  # an interrupted restore (or an empty file): every byte is in the cache
     algorithm = parse_digest(entry.digest).algorithm
     if force:
-        cache.add_file(path, algorithm)
+        if not is_link:   # replacing a link leaves the bytes it leads to where they are
+            cache.add_file(path, algorithm)
         return True
     return cache.has(digest_file(path, algorithm))

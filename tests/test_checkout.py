@@ -204,3 +204,19 @@ def test_a_damaged_cache_object_is_not_restored(repo: Path) -> None:
     assert "git data fsck" in result.stderr and "content not in the cache" not in result.stderr
     assert not (repo / "f").exists()
     assert (repo / "g").read_text() == "other\n"
+
+
+def test_force_over_a_symlink_replaces_the_link_and_copies_nothing_in(repo: Path, tmp_path: Path) -> None:
+    """The bytes a link leads to stay where they are when the link is replaced, so an
+    outside file never enters the cache (commit refuses that path too)."""
+    write(repo / "f", "tracked\n")
+    gd("add", "f")
+    outside = write(tmp_path / "outside.txt", "not the repository's\n")
+    (repo / "f").unlink()
+    (repo / "f").symlink_to(outside)
+    before = {p.read_bytes() for p in (repo / ".git" / "data" / "cache").rglob("*") if p.is_file()}
+    gd("checkout", "--force")
+    assert not (repo / "f").is_symlink() and (repo / "f").read_text() == "tracked\n"
+    assert outside.read_text() == "not the repository's\n"
+    after = {p.read_bytes() for p in (repo / ".git" / "data" / "cache").rglob("*") if p.is_file()}
+    assert b"not the repository's\n" not in after and before <= after
