@@ -79,15 +79,16 @@ def cache_files(project: Project, rels: Iterable[str], tracked: Tracked, algorit
     rel_list = [rel for rel in rel_list if rel not in same]
     with output.progress("Adding", len(rel_list)) as bar:
         results = parallel_map(one, rel_list, forked=True, bar=bar)
-    changes: dict[str, Entry | None] = {rel: Entry(*result[0]) for rel, result in zip(rel_list, results)
-                                        if result[0] is not None}
-    stats.remember_keys(((rel, *result[1]) for rel, result in zip(rel_list, results) if result[1]), started)
+    outcomes = list(zip(rel_list, results))
+    changes: dict[str, Entry | None] = {rel: Entry(*entry) for rel, (entry, _, _, _) in outcomes
+                                        if entry is not None}
+    stats.remember_keys(((rel, *hashed) for rel, (_, hashed, _, _) in outcomes if hashed), started)
     # the bytes of a file put in place from the cache are the object's, known since it entered
-    stats.remember_keys(((rel, *result[2]) for rel, result in zip(rel_list, results) if result[2]), math.inf)
+    stats.remember_keys(((rel, *placed) for rel, (_, _, placed, _) in outcomes if placed), math.inf)
     stats.flush()
-    warn_copied_links([rel for rel, result in zip(rel_list, results) if result[3] == "copied"])
+    warn_copied_links([rel for rel, (_, _, _, note) in outcomes if note == "copied"])
     return Recorded(changes, len(same) + len(rel_list) - len(changes),
-                    [rel for rel, result in zip(rel_list, results) if result[3] == "damaged"])
+                    [rel for rel, (_, _, _, note) in outcomes if note == "damaged"])
 
 
 def _unchanged_copies(project: Project, rels: list[str], tracked: Tracked, method: str | None,

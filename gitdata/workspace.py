@@ -390,15 +390,21 @@ def recheck(repo: GitRepo, files: Mapping[str, Entry], cache: Cache, stats: Stat
                          if key is not None), read_after=math.inf)
     stats.flush()
     warn_copied_links([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome == "copied"])
-    for (rel, entry), (outcome, _) in zip(items, outcomes):
-        if outcome == "damaged":
-            from gitdata import output
-
-            output.warn(f"{rel}: cache object {entry.digest} is damaged (not the recorded size); not restored "
-                        "('git data fsck' moves it aside, then 'git data pull' fetches it again)")
+    warn_damaged_copies([(rel, entry.digest) for (rel, entry), (outcome, _) in zip(items, outcomes)
+                         if outcome == "damaged"])
     return RecheckResult(*([rel for (rel, _), (outcome, _) in zip(items, outcomes) if outcome in kinds]
                            for kinds in (("restored", "copied"), ("kept",), ("unavailable",), ("blocked",),
                                          ("damaged",))))
+
+
+def warn_damaged_copies(damaged: list[tuple[str, str]]) -> None:
+    """A line for each (path, digest) not restored: its object is not the recorded size."""
+    if damaged:
+        from gitdata import output
+
+        for rel, digest in damaged:
+            output.warn(f"{rel}: cache object {digest} is damaged (not the recorded size); not restored "
+                        "('git data fsck' moves it aside, then 'git data pull' fetches it again)")
 
 
 def warn_copied_links(rels: list[str]) -> None:

@@ -39,14 +39,14 @@ def config_text(algorithm: str) -> str:
 def init(repo: GitRepo, force: bool = False, algorithm: str | None = None) -> bool:
     """Set up git-data; returns False when there was nothing to do. `algorithm`: for
     new digests (default b3); in a project set up already, it replaces core.hash."""
+    algorithm = algorithm_name(algorithm) if algorithm is not None else None
     (repo.workdir / TREE_DIR).mkdir(parents=True, exist_ok=True)
     open_cache(repo.data_dir).root.mkdir(parents=True, exist_ok=True)
     changed = []
     if algorithm is not None and not force and (repo.workdir / CONFIG_PATH).exists():
-        changed = change_algorithm(repo, algorithm_name(algorithm))
+        changed = change_algorithm(repo, algorithm)
     written = []
-    for rel, text in ((CONFIG_PATH, config_text(algorithm_name(algorithm or DEFAULT_ALGORITHM))),
-                      (IGNORE_FILE, DEFAULT_IGNORE)):
+    for rel, text in ((CONFIG_PATH, config_text(algorithm or DEFAULT_ALGORITHM)), (IGNORE_FILE, DEFAULT_IGNORE)):
         path = repo.workdir / rel
         if force or not path.exists():
             atomic_write(path, text.encode())
